@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything the tests need: Debian packages, the Python test extra, Claude Code.
+set -euo pipefail
+cd "$CCPROV_REPO"
+
+apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "apt: installing ${missing[*]}"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$CCPROV_VENV/bin/python" ]; then
+  python3 -m venv "$CCPROV_VENV"
+fi
+"$CCPROV_VENV/bin/pip" install -q --upgrade pip
+"$CCPROV_VENV/bin/pip" install -q -e '.[test]'
+
+# The real Claude Code CLI, the client of the end-to-end tests.
+CLAUDE_CODE_VERSION=${CLAUDE_CODE_VERSION:-2.1.331}
+if ! "$CCPROV_REPO/.cache/node/node_modules/.bin/claude" --version 2>/dev/null | grep -q "$CLAUDE_CODE_VERSION"; then
+  mkdir -p .cache/node
+  npm install --silent --no-audit --no-fund --prefix .cache/node "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
+fi
+echo "claude: $("$CCPROV_REPO/.cache/node/node_modules/.bin/claude" --version)"
+echo "ansible: $("$CCPROV_VENV/bin/ansible-playbook" --version | head -1)"
