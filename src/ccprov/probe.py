@@ -1,0 +1,118 @@
+"""Live checks of an Anthropic-compatible backend, with a diagnosis a person can act on."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    latency_ms: float
+    status: int | None
+    detail: str
+    """The model's reply on success; otherwise what went wrong and how to fix it."""
+
+
+def _request(
+    url: str, token: str, body: dict[str, Any] | None, timeout: float
+) -> tuple[int, bytes, float]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("anthropic-version", ANTHROPIC_VERSION)
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only, checked by callers)
+            payload = response.read()
+            return response.status, payload, (time.perf_counter() - start) * 1000
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), (time.perf_counter() - start) * 1000
+
+
+def _error_text(payload: bytes) -> str:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return payload.decode(errors="replace").strip()[:200]
+    error = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("detail") or error)[:300]
+    return str(error)[:300]
+
+
+def _diagnose_http(status: int, payload: bytes, base_url: str, model: str) -> str:
+    text = _error_text(payload)
+    lowered = text.lower()
+    if status in (401, 403):
+        return f"key rejected ({status}): check the token (ask ops for your own gateway key). Server said: {text}"
+    if "model" in lowered and (
+        status == 404 or "not found" in lowered or "does not exist" in lowered or "invalid model" in lowered
+    ):
+        return f"unknown model '{model}' ({status}): use the name the backend serves (--model). Server said: {text}"
+    if status == 404:
+        return f"{base_url}/v1/messages not found (404): is the URL the gateway's root, without /v1?"
+    return f"backend error {status}: {text}"
+
+
+def _diagnose_network(exc: BaseException, base_url: str) -> str:
+    host = urlsplit(base_url).hostname or base_url
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve host '{host}' (DNS): check the URL's host name"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"connection refused by {host}: is the gateway running and is the port right?"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return f"no answer from {host} in time: check the URL, firewall or VPN"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS error talking to {host}: {reason}"
+    return f"cannot reach {base_url}: {reason}"
+
+
+def send_message(
+    base_url: str, token: str, model: str, prompt: str = "Say OK", timeout: float = 60.0
+) -> ProbeResult:
+    """POST one small /v1/messages request, as Claude Code would."""
+    body = {"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": prompt}]}
+    try:
+        status, payload, latency = _request(f"{base_url}/v1/messages", token, body, timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url))
+    if status != 200:
+        return ProbeResult(False, latency, status, _diagnose_http(status, payload, base_url, model))
+    try:
+        data = json.loads(payload)
+        reply = "".join(
+            block.get("text", "") for block in data.get("content", []) if block.get("type") == "text"
+        )
+    except (ValueError, AttributeError):
+        return ProbeResult(False, latency, status, "the answer is not an Anthropic Messages response")
+    return ProbeResult(True, latency, status, reply.strip())
+
+
+def list_models(base_url: str, token: str, timeout: float = 5.0) -> tuple[ProbeResult, list[str]]:
+    """GET /v1/models: is the backend up, does it take the key, which models does it serve."""
+    try:
+        status, payload, latency = _request(f"{base_url}/v1/models", token, None, timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url)), []
+    if status != 200:
+        return ProbeResult(False, latency, status, _diagnose_http(status, payload, base_url, "")), []
+    try:
+        data = json.loads(payload)
+        models = [str(item.get("id")) for item in data.get("data", []) if isinstance(item, dict)]
+    except (ValueError, AttributeError):
+        models = []
+    return ProbeResult(True, latency, status, "up"), models

@@ -1,0 +1,226 @@
+"""`ccprov workstation`: onboard one developer (this machine, or USER@HOST over SSH)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pwd
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from ccprov import probe, runner
+from ccprov.envfile import mask
+
+SHELL_CHOICES = ("bash", "zsh", "all")
+
+
+class UsageProblem(click.UsageError):
+    """Bad or missing input: one line naming the fix."""
+
+
+@dataclass
+class Target:
+    host: str | None
+    ssh_user: str | None
+    account: str
+
+    @property
+    def local(self) -> bool:
+        return self.host is None
+
+    def describe(self) -> str:
+        return f"{self.account} on this machine" if self.local else f"{self.account} on {self.host}"
+
+
+def parse_target(host: str | None, user: str | None) -> Target:
+    if not host or host in ("localhost", "local"):
+        return Target(None, None, user or getpass.getuser())
+    ssh_user, _, hostname = host.rpartition("@")
+    if not hostname:
+        raise UsageProblem(f"--host '{host}' has no host name; use USER@HOST or HOST")
+    return Target(hostname, ssh_user or None, user or ssh_user or "")
+
+
+def check_base_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageProblem(
+            f"--base-url '{url}' is not an http:// or https:// URL; pass the gateway's URL,"
+            " e.g. --base-url https://llm-gateway.example.org"
+        )
+    if parts.path.rstrip("/").endswith("/v1"):
+        raise UsageProblem(
+            f"--base-url '{url}' ends in /v1; pass the gateway's root URL (Claude Code adds /v1/messages)"
+        )
+    return url.strip().rstrip("/")
+
+
+def check_model(model: str) -> str:
+    if not model or any(c.isspace() for c in model):
+        raise UsageProblem(f"--model '{model}' must be the served model name, without spaces")
+    return model
+
+
+def is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
+def resolve_base_url(value: str | None) -> str:
+    if value:
+        return check_base_url(value)
+    if is_tty():
+        return check_base_url(click.prompt("Gateway URL (e.g. https://llm-gateway.example.org)"))
+    raise UsageProblem("no gateway URL: pass --base-url URL (or set CCPROV_BASE_URL)")
+
+
+def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
+    if token_file and token_stdin:
+        raise UsageProblem("use either --token-file or --token-stdin, not both")
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise UsageProblem("--token-stdin read an empty line; pipe the gateway key in")
+        return token
+    if token_file:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageProblem(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+        if not token or "\n" in token:
+            raise UsageProblem(f"--token-file {token_file} must hold exactly one line: the gateway key")
+        return token
+    from_env = os.environ.get("CCPROV_TOKEN", "").strip()
+    if from_env:
+        return from_env
+    if is_tty():
+        token = str(click.prompt("Your gateway key", hide_input=True)).strip()
+        if token:
+            return token
+    raise UsageProblem(
+        "no gateway key: pass --token-file PATH or --token-stdin (or set CCPROV_TOKEN)"
+    )
+
+
+def check_token(token: str) -> str:
+    bad = set('"$`\\') & set(token)
+    if bad or any(c.isspace() for c in token):
+        raise UsageProblem(
+            "the gateway key contains spaces or one of \" $ ` \\; check you copied the right key"
+        )
+    return token
+
+
+def build_inventory(target: Target) -> dict[str, Any]:
+    if target.local:
+        host_vars: dict[str, Any] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+        }
+        name = "localhost"
+    else:
+        host_vars = {"ansible_host": target.host}
+        if target.ssh_user:
+            host_vars["ansible_user"] = target.ssh_user
+        if target.account and target.ssh_user and target.account != target.ssh_user:
+            host_vars["ansible_become"] = True
+        name = str(target.host)
+    return {"workstations": {"hosts": {name: host_vars}}}
+
+
+def build_vars(
+    target: Target, base_url: str, token: str, model: str, shell: str | None
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "workstation_local_base_url": base_url,
+        "workstation_local_token": token,
+        "workstation_local_model": model,
+    }
+    if target.local:
+        # Honour $HOME (a developer may onboard into another home, and tests use a fresh one).
+        extra["workstation_user"] = target.account
+        extra["workstation_home"] = str(Path.home())
+    elif target.account:
+        extra["workstation_user"] = target.account
+    if shell:
+        extra["workstation_shells"] = ["bash", "zsh"] if shell == "all" else [shell]
+    return extra
+
+
+def local_account_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def run(
+    *,
+    host: str | None,
+    user: str | None,
+    base_url: str | None,
+    token_file: Path | None,
+    token_stdin: bool,
+    model: str,
+    shell: str | None,
+    check: bool,
+    verify: bool,
+    yes: bool,
+    verbose: int,
+) -> int:
+    target = parse_target(host, user)
+    if target.local and not local_account_exists(target.account):
+        raise UsageProblem(f"--user '{target.account}' is not an account on this machine")
+    url = resolve_base_url(base_url)
+    model = check_model(model)
+    token = check_token(resolve_token(token_file, token_stdin))
+
+    echo = click.echo
+    echo(f"ccprov workstation: Claude Code for {target.describe()}")
+    echo(f"  gateway {url}  model {model}  key {mask(token)}")
+    if not yes and is_tty() and not check and not click.confirm("Proceed?", default=True):
+        echo("Nothing changed.")
+        return 1
+    if check:
+        echo("  dry run (--check): nothing will be written")
+
+    summary = runner.run_playbook(
+        "workstations.yml",
+        build_inventory(target),
+        build_vars(target, url, token, model, shell),
+        check=check,
+        verbose=verbose,
+        local=target.local,
+    )
+    if not summary.succeeded:
+        reason = summary.failures[0]["msg"] if summary.failures else "see the output above"
+        echo(f"Setup failed: {reason}", err=True)
+        return 1
+    verb = "would change" if check else "changed"
+    echo(
+        f"Done in {summary.seconds:.1f}s: {summary.changed} {verb}, {summary.ok} already right"
+        + (" (no change)" if summary.changed == 0 else "")
+    )
+    if check:
+        return 0
+
+    if verify:
+        echo(f"Checking {url}/v1/messages with your key (model {model}) ...")
+        result = probe.send_message(url, token, model)
+        if not result.ok:
+            echo(f"  live check failed: {result.detail}", err=True)
+            echo("  The setup is written; fix the above and check again with `ccprov status`.", err=True)
+            return 3
+        echo(f"  the model answered in {result.latency_ms:.0f} ms: {result.detail!r}")
+    else:
+        echo("Live check skipped (--no-verify); run `ccprov status` to check the gateway.")
+
+    rc_file = "~/.zshrc" if shell == "zsh" else "~/.bashrc"
+    echo("Next: open a new terminal, or run")
+    echo(f"  source {rc_file} && cc-local")
+    return 0

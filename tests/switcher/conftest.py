@@ -1,0 +1,112 @@
+"""Run the real claude-switch, sourced in real bash and zsh, and read back the shell's state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SWITCH = REPO / "roles" / "workstation" / "files" / "claude-switch"
+SHELLS = [s for s in ("bash", "zsh") if shutil.which(s)]
+
+# Snapshot of a shell's state: exported variables, functions and options.
+_SNAPSHOT = {
+    "bash": 'env -0 > "$1.env"; declare -F > "$1.fn"; set -o > "$1.opt"',
+    "zsh": 'env -0 > "$1.env"; print -l ${(k)functions} | sort > "$1.fn"; setopt > "$1.opt"',
+}
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: str
+    stderr: str
+    before: dict[str, str]
+    after: dict[str, str]
+    functions_before: str
+    functions_after: str
+    options_before: str
+    options_after: str
+
+    @property
+    def changed_env(self) -> dict[str, tuple[str | None, str | None]]:
+        keys = set(self.before) | set(self.after)
+        return {
+            k: (self.before.get(k), self.after.get(k))
+            for k in keys
+            if self.before.get(k) != self.after.get(k)
+        }
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in path.read_bytes().split(b"\0"):
+        if b"=" in item:
+            key, value = item.decode().split("=", 1)
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    (h / ".local" / "bin").mkdir(parents=True)
+    shutil.copy(SWITCH, h / ".local" / "bin" / "claude-switch")
+    return h
+
+
+@pytest.fixture
+def run_switch(home: Path, tmp_path: Path):
+    """Source claude-switch with ARGS in SHELL (after PRELUDE) and snapshot before/after."""
+
+    def run(shell: str, *args: str, prelude: str = "", extra_env: dict[str, str] | None = None) -> Run:
+        snap = tmp_path / "snap"
+        fn = "snap() { " + _SNAPSHOT[shell] + "; }"
+        quoted = " ".join("'" + a.replace("'", "'\\''") + "'" for a in args)
+        script = f"""{fn}
+{prelude}
+snap {snap}.before
+source claude-switch {quoted}
+rc=$?
+snap {snap}.after
+echo "rc=$rc"
+"""
+        env = {
+            "HOME": str(home),
+            "PATH": f"{home}/.local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            **(extra_env or {}),
+        }
+        proc = subprocess.run(
+            [shell, "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False
+        )
+        last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+        assert last.startswith("rc="), f"the shell did not survive: {proc.stdout}{proc.stderr}"
+        before_env = _read_env(Path(f"{snap}.before.env"))
+        after_env = _read_env(Path(f"{snap}.after.env"))
+        return Run(
+            rc=int(last[3:]),
+            stdout=proc.stdout,
+            stderr=proc.stderr,
+            before=before_env,
+            after=after_env,
+            functions_before=Path(f"{snap}.before.fn").read_text(),
+            functions_after=Path(f"{snap}.after.fn").read_text(),
+            options_before=Path(f"{snap}.before.opt").read_text(),
+            options_after=Path(f"{snap}.after.opt").read_text(),
+        )
+
+    return run
+
+
+def write_env(home: Path, text: str) -> Path:
+    path = home / ".claude-backends.env"
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
