@@ -55,7 +55,7 @@ def cli() -> None:
 @click.option(
     "--shell",
     type=click.Choice(["bash", "zsh", "all"]),
-    help="Shell rc files that get the cc aliases (default: your login shell and existing rc files).",
+    help="Shell rc files that get the cc aliases (default: login shell + existing rc files).",
 )
 @click.option("--check", is_flag=True, help="Dry run: show what would change, write nothing.")
 @click.option(

@@ -28,7 +28,10 @@ def _request(
     url: str, token: str, body: dict[str, Any] | None, timeout: float
 ) -> tuple[int, bytes, float]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    # Callers pass http(s) URLs only (checked by the CLI), so no file: or custom schemes.
+    request = urllib.request.Request(  # noqa: S310
+        url, data=data, method="GET" if body is None else "POST"
+    )
     request.add_header("Authorization", f"Bearer {token}")
     request.add_header("anthropic-version", ANTHROPIC_VERSION)
     if data is not None:
@@ -57,13 +60,24 @@ def _diagnose_http(status: int, payload: bytes, base_url: str, model: str) -> st
     text = _error_text(payload)
     lowered = text.lower()
     if status in (401, 403):
-        return f"key rejected ({status}): check the token (ask ops for your own gateway key). Server said: {text}"
+        return (
+            f"key rejected ({status}): check the token (ask ops for your own gateway key)."
+            f" Server said: {text}"
+        )
     if "model" in lowered and (
-        status == 404 or "not found" in lowered or "does not exist" in lowered or "invalid model" in lowered
+        status == 404
+        or "not found" in lowered
+        or "does not exist" in lowered
+        or "invalid model" in lowered
     ):
-        return f"unknown model '{model}' ({status}): use the name the backend serves (--model). Server said: {text}"
+        return (
+            f"unknown model '{model}' ({status}): use the name the backend serves (--model)."
+            f" Server said: {text}"
+        )
     if status == 404:
-        return f"{base_url}/v1/messages not found (404): is the URL the gateway's root, without /v1?"
+        return (
+            f"{base_url}/v1/messages not found (404): is the URL the gateway's root, without /v1?"
+        )
     return f"backend error {status}: {text}"
 
 
@@ -95,10 +109,14 @@ def send_message(
     try:
         data = json.loads(payload)
         reply = "".join(
-            block.get("text", "") for block in data.get("content", []) if block.get("type") == "text"
+            block.get("text", "")
+            for block in data.get("content", [])
+            if block.get("type") == "text"
         )
     except (ValueError, AttributeError):
-        return ProbeResult(False, latency, status, "the answer is not an Anthropic Messages response")
+        return ProbeResult(
+            False, latency, status, "the answer is not an Anthropic Messages response"
+        )
     return ProbeResult(True, latency, status, reply.strip())
 
 
@@ -109,7 +127,9 @@ def list_models(base_url: str, token: str, timeout: float = 5.0) -> tuple[ProbeR
     except (urllib.error.URLError, OSError) as exc:
         return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url)), []
     if status != 200:
-        return ProbeResult(False, latency, status, _diagnose_http(status, payload, base_url, "")), []
+        return ProbeResult(
+            False, latency, status, _diagnose_http(status, payload, base_url, "")
+        ), []
     try:
         data = json.loads(payload)
         models = [str(item.get("id")) for item in data.get("data", []) if isinstance(item, dict)]

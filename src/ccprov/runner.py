@@ -67,7 +67,9 @@ def ansible_playbook() -> str:
         return str(beside)
     found = shutil.which("ansible-playbook")
     if not found:
-        raise RunnerError("ansible-playbook not found: reinstall ccprov (it depends on ansible-core)")
+        raise RunnerError(
+            "ansible-playbook not found: reinstall ccprov (it depends on ansible-core)"
+        )
     return found
 
 

@@ -19,7 +19,11 @@ def describe(backend: envfile.Backend) -> tuple[bool, str]:
         return False, f"down: {result.detail}" if result.status is None else result.detail
     if models and backend.model not in models:
         listed = ", ".join(models[:5])
-        return False, f"up ({result.latency_ms:.0f} ms), but model '{backend.model}' is not served (has: {listed})"
+        return (
+            False,
+            f"up ({result.latency_ms:.0f} ms), but model '{backend.model}' is not served"
+            f" (has: {listed})",
+        )
     return True, f"up ({result.latency_ms:.0f} ms), serves {backend.model}"
 
 

@@ -55,7 +55,8 @@ def check_base_url(url: str) -> str:
         )
     if parts.path.rstrip("/").endswith("/v1"):
         raise UsageProblem(
-            f"--base-url '{url}' ends in /v1; pass the gateway's root URL (Claude Code adds /v1/messages)"
+            f"--base-url '{url}' ends in /v1; pass the gateway's root URL"
+            " (Claude Code adds /v1/messages)"
         )
     return url.strip().rstrip("/")
 
@@ -92,7 +93,9 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
         except OSError as exc:
             raise UsageProblem(f"cannot read --token-file {token_file}: {exc.strerror}") from None
         if not token or "\n" in token:
-            raise UsageProblem(f"--token-file {token_file} must hold exactly one line: the gateway key")
+            raise UsageProblem(
+                f"--token-file {token_file} must hold exactly one line: the gateway key"
+            )
         return token
     from_env = os.environ.get("CCPROV_TOKEN", "").strip()
     if from_env:
@@ -110,7 +113,7 @@ def check_token(token: str) -> str:
     bad = set('"$`\\') & set(token)
     if bad or any(c.isspace() for c in token):
         raise UsageProblem(
-            "the gateway key contains spaces or one of \" $ ` \\; check you copied the right key"
+            'the gateway key contains spaces or one of " $ ` \\; check you copied the right key'
         )
     return token
 
@@ -214,7 +217,10 @@ def run(
         result = probe.send_message(url, token, model)
         if not result.ok:
             echo(f"  live check failed: {result.detail}", err=True)
-            echo("  The setup is written; fix the above and check again with `ccprov status`.", err=True)
+            echo(
+                "  The setup is written; fix the above and check again with `ccprov status`.",
+                err=True,
+            )
             return 3
         echo(f"  the model answered in {result.latency_ms:.0f} ms: {result.detail!r}")
     else:

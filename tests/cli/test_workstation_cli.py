@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -83,12 +84,15 @@ def test_without_a_tty_a_missing_key_names_the_flags(monkeypatch) -> None:
 
 def test_on_a_tty_missing_values_are_prompted_and_the_key_is_hidden(monkeypatch) -> None:
     result, calls = invoke(
-        ["--no-verify", "--yes"], True, monkeypatch, input="http://gw.example:4000\nsk-typed-secret-12345\n"
+        ["--no-verify", "--yes"],
+        True,
+        monkeypatch,
+        input="http://gw.example:4000\nsk-typed-secret-12345\n",
     )
     assert result.exit_code == 0, result.output
     assert "Gateway URL" in result.output and "Your gateway key" in result.output
     assert "sk-typed-secret-12345" not in result.output
-    (playbook, inventory, extra), _ = calls[0]
+    (playbook, _inventory, extra), _ = calls[0]
     assert playbook == "workstations.yml"
     assert extra["workstation_local_base_url"] == "http://gw.example:4000"
     assert extra["workstation_local_token"] == "sk-typed-secret-12345"
@@ -139,7 +143,9 @@ def test_bad_flags_are_one_line_errors(monkeypatch, token_file, args, message) -
 
 def test_unreadable_or_bad_token_files(monkeypatch, tmp_path) -> None:
     missing = tmp_path / "nope.key"
-    result, _ = invoke(["--base-url", "http://gw", "--token-file", str(missing)], False, monkeypatch)
+    result, _ = invoke(
+        ["--base-url", "http://gw", "--token-file", str(missing)], False, monkeypatch
+    )
     assert result.exit_code == 2 and "cannot read --token-file" in result.output
     two = tmp_path / "two.key"
     two.write_text("a\nb\n")
@@ -155,7 +161,11 @@ def test_remote_host_inventory_and_account() -> None:
     target = workstation.parse_target("alice@ws12.example.org", None)
     inventory = workstation.build_inventory(target)
     assert inventory == {
-        "workstations": {"hosts": {"ws12.example.org": {"ansible_host": "ws12.example.org", "ansible_user": "alice"}}}
+        "workstations": {
+            "hosts": {
+                "ws12.example.org": {"ansible_host": "ws12.example.org", "ansible_user": "alice"}
+            }
+        }
     }
     variables = workstation.build_vars(target, "http://gw", "k", "devstral", "all")
     assert variables["workstation_user"] == "alice"
@@ -187,7 +197,15 @@ def test_help_documents_every_option() -> None:
 
 
 def test_fresh_home_then_rerun_changes_nothing(home, token_file) -> None:
-    first = run_cli(home, "--base-url", "http://127.0.0.1:9", "--token-file", str(token_file), "--yes", "--no-verify")
+    first = run_cli(
+        home,
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--token-file",
+        str(token_file),
+        "--yes",
+        "--no-verify",
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     assert "changed" in first.stdout
     assert TOKEN not in first.stdout + first.stderr
@@ -196,7 +214,15 @@ def test_fresh_home_then_rerun_changes_nothing(home, token_file) -> None:
     assert (home / ".local/bin/claude-switch").exists()
     assert "source ~/.bashrc && cc-local" in first.stdout
 
-    second = run_cli(home, "--base-url", "http://127.0.0.1:9", "--token-file", str(token_file), "--yes", "--no-verify")
+    second = run_cli(
+        home,
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--token-file",
+        str(token_file),
+        "--yes",
+        "--no-verify",
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 changed" in second.stdout and "(no change)" in second.stdout
 
@@ -219,7 +245,15 @@ def test_fresh_home_then_rerun_changes_nothing(home, token_file) -> None:
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh not installed")
 def test_zsh_only_developer(home, token_file) -> None:
     proc = run_cli(
-        home, "--base-url", "http://127.0.0.1:9", "--token-file", str(token_file), "--yes", "--no-verify", "--shell", "zsh"
+        home,
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--token-file",
+        str(token_file),
+        "--yes",
+        "--no-verify",
+        "--shell",
+        "zsh",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (home / ".zshrc").exists() and not (home / ".bashrc").exists()
@@ -236,7 +270,9 @@ def test_zsh_only_developer(home, token_file) -> None:
 
 
 def test_check_writes_nothing(home, token_file) -> None:
-    proc = run_cli(home, "--base-url", "http://127.0.0.1:9", "--token-file", str(token_file), "--check")
+    proc = run_cli(
+        home, "--base-url", "http://127.0.0.1:9", "--token-file", str(token_file), "--check"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "would" in proc.stdout
     assert list(home.iterdir()) == []
@@ -249,7 +285,16 @@ def test_no_secret_in_argv_or_left_in_temp_files(home, token_file, tmp_path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCPROV_")}
     env.update({"HOME": str(home), "TMPDIR": str(tmpdir)})
     proc = subprocess.Popen(
-        [CCPROV, "workstation", "--base-url", "http://127.0.0.1:9", "--token-file", str(token_file), "--yes", "--no-verify"],
+        [
+            CCPROV,
+            "workstation",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--token-file",
+            str(token_file),
+            "--yes",
+            "--no-verify",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -259,10 +304,10 @@ def test_no_secret_in_argv_or_left_in_temp_files(home, token_file, tmp_path) -> 
     while proc.poll() is None:
         for pid in os.listdir("/proc"):
             if pid.isdigit():
-                try:
-                    seen_argv.append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
-                except OSError:
-                    pass
+                with contextlib.suppress(OSError):
+                    seen_argv.append(
+                        Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                    )
         time.sleep(0.05)
     out = proc.communicate()[0]
     assert proc.returncode == 0, out

@@ -26,7 +26,9 @@ BLOCK = re.compile(
 )
 
 
-def play(tmp_path: Path, home: Path, *extra: str, **variables: object) -> subprocess.CompletedProcess[str]:
+def play(
+    tmp_path: Path, home: Path, *extra: str, **variables: object
+) -> subprocess.CompletedProcess[str]:
     inventory = tmp_path / "inventory.json"
     inventory.write_text(
         json.dumps(
@@ -104,7 +106,9 @@ def test_user_rc_bytes_are_kept_and_backed_up(tmp_path, home) -> None:
     assert BLOCK.search(zshrc)
     # blockinfile separates the block from an unterminated last line with one newline.
     assert BLOCK.sub("", zshrc) == zsh_original + "\n"
-    backups = [p.name for p in home.iterdir() if p.name.startswith(".bashrc.") and p.name.endswith("~")]
+    backups = [
+        p.name for p in home.iterdir() if p.name.startswith(".bashrc.") and p.name.endswith("~")
+    ]
     assert len(backups) == 1
     assert (home / backups[0]).read_bytes().decode() == original
 

@@ -65,7 +65,9 @@ def home(tmp_path: Path) -> Path:
 def run_switch(home: Path, tmp_path: Path):
     """Source claude-switch with ARGS in SHELL (after PRELUDE) and snapshot before/after."""
 
-    def run(shell: str, *args: str, prelude: str = "", extra_env: dict[str, str] | None = None) -> Run:
+    def run(
+        shell: str, *args: str, prelude: str = "", extra_env: dict[str, str] | None = None
+    ) -> Run:
         snap = tmp_path / "snap"
         fn = "snap() { " + _SNAPSHOT[shell] + "; }"
         quoted = " ".join("'" + a.replace("'", "'\\''") + "'" for a in args)

@@ -59,7 +59,12 @@ EXPECTED = {
         "mistralai/devstral-small",
         "mistralai/devstral-small",
     ),
-    "vibe": ("http://localhost:4000", "sk-vibe-master-0123456789", "devstral-medium", "mistral-small"),
+    "vibe": (
+        "http://localhost:4000",
+        "sk-vibe-master-0123456789",
+        "devstral-medium",
+        "mistral-small",
+    ),
 }
 
 pytestmark = pytest.mark.parametrize("shell", SHELLS)
@@ -111,7 +116,7 @@ def test_cloud_unsets_everything_the_others_set(shell, home, run_switch) -> None
     write_env(home, GOOD_ENV)
     run = run_switch(shell, "cloud", prelude="source claude-switch local >/dev/null")
     assert run.rc == 0
-    assert MANAGED <= set(run.before)
+    assert set(run.before) >= MANAGED
     assert not MANAGED & set(run.after)
     assert "ANTHROPIC_API_KEY" not in run.after
 
@@ -175,7 +180,11 @@ BAD_INPUTS = {
         ("local",),
         "must start with http:// or https://",
     ),
-    "malformed line": (GOOD_ENV + "this is not an assignment\n", ("local",), "line 20 is not KEY=value"),
+    "malformed line": (
+        GOOD_ENV + "this is not an assignment\n",
+        ("local",),
+        "line 20 is not KEY=value",
+    ),
     "unquoted space": (GOOD_ENV + "LOCAL_MODEL=dev stral\n", ("local",), "quote the value"),
     "command substitution": (GOOD_ENV + 'LOCAL_TOKEN="$(id)"\n', ("local",), "not allowed"),
     "bad name": (GOOD_ENV + "1ABC=x\n", ("vllm",), "not a valid variable name"),
@@ -189,7 +198,9 @@ def test_bad_input_fails_cleanly_and_changes_nothing(shell, case, home, run_swit
     write_env(home, text)
     # Start from a switched shell, so "unchanged" covers variables we would otherwise touch.
     write_env(home, GOOD_ENV)
-    prelude = f"source claude-switch vllm >/dev/null; cat > ~/.claude-backends.env <<'XEOF'\n{text}XEOF"
+    prelude = (
+        f"source claude-switch vllm >/dev/null; cat > ~/.claude-backends.env <<'XEOF'\n{text}XEOF"
+    )
     run = run_switch(shell, *args, prelude=prelude)
     assert run.rc != 0
     assert message in run.stderr
@@ -234,8 +245,7 @@ def test_env_file_grammar_matches_the_python_reader(shell, home, run_switch) -> 
 def test_zsh_and_bash_rc_block_work_interactively(shell, home, tmp_path: Path) -> None:
     """The aliases block, as the role renders it, gives cc-local in an interactive shell."""
     block = (
-        Path(__file__).resolve().parents[2]
-        / "roles/workstation/templates/home/shellrc-block.sh.j2"
+        Path(__file__).resolve().parents[2] / "roles/workstation/templates/home/shellrc-block.sh.j2"
     ).read_text()
     block = block.replace("{{ workstation_claude_command }}", "echo claude").replace(
         "{{ workstation_claude_flags }}", "--flags"

@@ -19,7 +19,10 @@ _spec.loader.exec_module(claude_json)
 def test_merge_keeps_user_keys_and_reports_changes() -> None:
     current = {"theme": "dark", "env": {"MY_VAR": "1", "DISABLE_TELEMETRY": "0"}}
     changed = claude_json.deep_merge(current, {"env": {"DISABLE_TELEMETRY": "1", "NEW": "x"}})
-    assert current == {"theme": "dark", "env": {"MY_VAR": "1", "DISABLE_TELEMETRY": "1", "NEW": "x"}}
+    assert current == {
+        "theme": "dark",
+        "env": {"MY_VAR": "1", "DISABLE_TELEMETRY": "1", "NEW": "x"},
+    }
     assert sorted(changed) == ["env.DISABLE_TELEMETRY", "env.NEW"]
 
 

@@ -73,12 +73,21 @@ def load_object(path: str) -> tuple[dict[str, Any] | None, str, str | None]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, text, (
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "fix it or move it aside, then run again. It was left untouched."
+        return (
+            None,
+            text,
+            (
+                f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                "fix it or move it aside, then run again. It was left untouched."
+            ),
         )
     if not isinstance(data, dict):
-        return None, text, f"{path} holds a JSON {type(data).__name__}, not an object; fix it or move it aside. It was left untouched."
+        return (
+            None,
+            text,
+            f"{path} holds a JSON {type(data).__name__}, not an object;"
+            " fix it or move it aside. It was left untouched.",
+        )
     return data, text, None
 
 
@@ -113,8 +122,12 @@ def main() -> None:
     after_text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     result: dict[str, Any] = {"changed": bool(changed_keys), "merged": changed_keys, "path": path}
     if changed_keys:
-        result["diff"] = {"before": before_text, "after": after_text,
-                          "before_header": path, "after_header": path}
+        result["diff"] = {
+            "before": before_text,
+            "after": after_text,
+            "before_header": path,
+            "after_header": path,
+        }
         if not module.check_mode:
             write_atomic(module, path, after_text)
     if os.path.exists(path):
