@@ -119,6 +119,59 @@ def status(env_file: Path | None) -> None:
     sys.exit(impl.run(env_file))
 
 
+@cli.command()
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "vllm", "ollama", "lmstudio", "vibe"]),
+    default="local",
+    show_default=True,
+    help="Which backend of the env file to test.",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Backends file [default: $CLAUDE_BACKENDS_ENV or ~/.claude-backends.env].",
+)
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable [default: `claude` on PATH].",
+)
+@click.option("--only", metavar="TEXT", help="Run only the cases whose name contains TEXT.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds allowed for each case.")
+def smoke(
+    backend: str, env_file: Path | None, claude_path: str | None, only: str | None, timeout: float
+) -> None:
+    """Run the reference page's verified tests with the real `claude` CLI in headless mode
+    against a backend (simple prompt, Read tool, -p, skip-permissions, no --model, code
+    generation, code review, reasoning, error recovery) and print pass/fail with times.
+    Exit 1 if any case fails."""
+    from ccprov import envfile
+    from ccprov import smoke as impl
+
+    try:
+        values = envfile.load(env_file)
+    except envfile.EnvFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    chosen = next(b for b in envfile.backends(values) if b.name == backend)
+    if not chosen.configured or not chosen.token or not chosen.model:
+        raise click.ClickException(
+            f"backend '{backend}' is not configured in the env file; run `ccprov workstation`"
+        )
+    claude = claude_path or impl.find_claude()
+    if not claude:
+        raise click.ClickException(
+            "claude not found: npm install -g @anthropic-ai/claude-code, or pass --claude PATH"
+        )
+    click.echo(f"Claude Code smoke test against {chosen.base_url} (model {chosen.model})")
+    outcomes = impl.run(chosen, claude, timeout, only)
+    click.echo(impl.table(outcomes))
+    failed = sum(not o.passed for o in outcomes)
+    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
 def main() -> None:
     cli()
 

@@ -1,0 +1,211 @@
+"""`ccprov smoke`: the reference page's verified-tests table, run with the real `claude` CLI.
+
+Each case is one headless Claude Code run against the configured backend, checked the way
+a person would read the answer, and timed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ccprov import envfile
+
+TOML_SAMPLE = """\
+# agent definition used by the smoke test
+[agent]
+name = "infra-bot"
+purpose = "keeps the staging cluster patched"
+schedule = "nightly at 02:30"
+"""
+
+BUGGY_SAMPLE = """\
+def average(values):
+    total = 0
+    for v in values:
+        total =+ v
+    return total / len(values) + 1
+
+
+def last(items):
+    return items[len(items)]
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    prompt: str
+    check: Callable[[str], bool]
+    expect: str
+    """What a pass means, shown when it fails."""
+    flags: tuple[str, ...] = ("--output-format", "text")
+    with_model_flag: bool = True
+
+
+@dataclass
+class Outcome:
+    case: Case
+    passed: bool
+    seconds: float
+    note: str
+
+
+def _has(*words: str) -> Callable[[str], bool]:
+    return lambda out: all(w.lower() in out.lower() for w in words)
+
+
+def cases(workdir: Path) -> list[Case]:
+    toml = workdir / "infra.toml"
+    toml.write_text(TOML_SAMPLE)
+    buggy = workdir / "stats.py"
+    buggy.write_text(BUGGY_SAMPLE)
+    missing = workdir / "does-not-exist.toml"
+    return [
+        Case(
+            "Simple prompt",
+            "Say SELFHOSTED_CLAUDE_TEST_OK",
+            _has("SELFHOSTED_CLAUDE_TEST_OK"),
+            "the reply contains SELFHOSTED_CLAUDE_TEST_OK",
+        ),
+        Case(
+            "File reading (Read tool)",
+            f"Read {toml} and summarize it in one sentence.",
+            lambda out: "infra-bot" in out or "staging" in out.lower(),
+            "the summary mentions what the file says (infra-bot / staging)",
+        ),
+        Case(
+            "Headless mode (-p flag)",
+            "Say HEADLESS_OK",
+            _has("HEADLESS_OK"),
+            "a JSON result holding HEADLESS_OK",
+            flags=("--output-format", "json"),
+        ),
+        Case(
+            "--dangerously-skip-permissions",
+            "Say PERMISSIONS_OK",
+            _has("PERMISSIONS_OK"),
+            "the reply contains PERMISSIONS_OK",
+            flags=("--output-format", "text", "--dangerously-skip-permissions"),
+        ),
+        Case(
+            "Without --model flag (ANTHROPIC_MODEL)",
+            "Say NO_MODEL_FLAG_OK",
+            _has("NO_MODEL_FLAG_OK"),
+            "the reply contains NO_MODEL_FLAG_OK",
+            with_model_flag=False,
+        ),
+        Case(
+            "Code generation",
+            "Write a Python function is_palindrome(s) that ignores case and spaces. "
+            "Reply with only the code.",
+            lambda out: "def is_palindrome" in out,
+            "the reply defines is_palindrome",
+        ),
+        Case(
+            "Code review (3 bugs)",
+            f"Read {buggy} and list its bugs with line numbers.",
+            lambda out: len(set(re.findall(r"\b(4|5|9)\b", out))) >= 2,
+            "at least two of the bug lines (4, 5, 9) are named",
+        ),
+        Case(
+            "Reasoning (mutex vs semaphore)",
+            "In three bullet points: when would you use a mutex rather than a semaphore?",
+            _has("mutex", "semaphore"),
+            "the answer talks about both mutex and semaphore",
+        ),
+        Case(
+            "Error recovery (missing file)",
+            f"Read {missing} and tell me what it contains.",
+            lambda out: bool(
+                re.search(r"not exist|not found|no such|missing|doesn't exist", out, re.I)
+            ),
+            "the reply says the file does not exist",
+        ),
+    ]
+
+
+def claude_env(backend: envfile.Backend, home: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "LOGNAME", "SSL_CERT_FILE")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        {
+            "HOME": str(home),
+            "ANTHROPIC_BASE_URL": backend.base_url,
+            "ANTHROPIC_AUTH_TOKEN": backend.token,
+            "ANTHROPIC_MODEL": backend.model,
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL": backend.model,
+            "ANTHROPIC_DEFAULT_SONNET_MODEL": backend.model,
+            "ANTHROPIC_DEFAULT_OPUS_MODEL": backend.model,
+            "ANTHROPIC_SMALL_FAST_MODEL": backend.model,
+            "CLAUDE_CODE_SUBAGENT_MODEL": backend.model,
+            "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS": "1",
+            "CLAUDE_CODE_ATTRIBUTION_HEADER": "0",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_TELEMETRY": "1",
+        }
+    )
+    if os.geteuid() == 0:
+        # Claude Code refuses --dangerously-skip-permissions as root outside a sandbox.
+        env["IS_SANDBOX"] = "1"
+    return env
+
+
+def run_case(
+    claude: str, case: Case, backend: envfile.Backend, workdir: Path, home: Path, timeout: float
+) -> Outcome:
+    command = [claude, "-p", case.prompt, *case.flags, "--allowedTools", "Read"]
+    if case.with_model_flag:
+        command += ["--model", backend.model]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=workdir,
+            env=claude_env(backend, home),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Outcome(case, False, time.perf_counter() - start, f"no answer in {timeout:.0f}s")
+    seconds = time.perf_counter() - start
+    output = proc.stdout.strip()
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip() or output).splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return Outcome(case, False, seconds, f"claude exited {proc.returncode}: {reason[0][:160]}")
+    passed = case.check(output)
+    first = " ".join(output.split())[:80]
+    return Outcome(
+        case, passed, seconds, first if passed else f"expected {case.expect}; got: {first}"
+    )
+
+
+def find_claude() -> str | None:
+    return shutil.which("claude")
+
+
+def run(backend: envfile.Backend, claude: str, timeout: float, only: str | None) -> list[Outcome]:
+    with tempfile.TemporaryDirectory(prefix="ccprov-smoke-") as tmp:
+        workdir = Path(tmp) / "project"
+        home = Path(tmp) / "home"
+        workdir.mkdir()
+        home.mkdir()
+        selected = [c for c in cases(workdir) if not only or only.lower() in c.name.lower()]
+        return [run_case(claude, case, backend, workdir, home, timeout) for case in selected]
+
+
+def table(outcomes: list[Outcome]) -> str:
+    lines = ["| Test | Result |", "|---|---|"]
+    for o in outcomes:
+        verdict = "Pass" if o.passed else "FAIL"
+        lines.append(f"| {o.case.name} | {verdict} ({o.seconds:.1f}s): {o.note} |")
+    return "\n".join(lines)
