@@ -172,6 +172,54 @@ def smoke(
     sys.exit(1 if failed else 0)
 
 
+@cli.command()
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Ansible inventory (file or directory), e.g. inventories/production.",
+)
+@click.option("--limit", metavar="PATTERN", help="Only hosts matching this Ansible pattern.")
+@click.option("--forks", default=25, show_default=True, help="Hosts scanned at the same time.")
+@click.option(
+    "--allow-pth",
+    multiple=True,
+    metavar="REGEX",
+    help="A .pth file name that may run code (repeatable), beyond the known packaging helpers.",
+)
+@click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    metavar="DIR",
+    help="Directory searched for Python environments (repeatable) "
+    "[default: /opt /usr/lib /usr/local/lib /srv /var/lib /home /root].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit(
+    inventory_path: Path,
+    limit: str | None,
+    forks: int,
+    allow_pth: tuple[str, ...],
+    roots: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Scan every host (GPU hosts, gateways, workstations) over SSH for compromised LiteLLM:
+    1.82.7 / 1.82.8 (or an inventory's `litellm_denylist`) in any Python environment, and
+    .pth files that run code at interpreter start. Exit 1 if anything is found or a host
+    cannot be scanned."""
+    from ccprov import audit as impl
+    from ccprov.runner import RunnerError
+
+    try:
+        code = impl.run(inventory_path, limit, forks, list(allow_pth), list(roots), as_json)
+    except RunnerError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
 def main() -> None:
     cli()
 

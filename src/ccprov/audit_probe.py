@@ -1,0 +1,168 @@
+"""Scan one host for compromised LiteLLM installs. Runs ON the audited host.
+
+Self-contained (standard library only, Python >= 3.7): `ccprov audit` sends this file's
+source over stdin to `python3 -` with a JSON policy as the argument, and reads one JSON
+report from stdout. It only reads files.
+
+Findings:
+- litellm installed at a denylisted version (1.82.7, 1.82.8 shipped credential-stealing
+  malware), in any Python environment found;
+- a `.pth` file that runs code at interpreter start (how the 1.82.8 payload ran) and is
+  not a known packaging helper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from typing import Any
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "denylist": ["1.82.7", "1.82.8"],
+    "roots": ["/opt", "/usr/lib", "/usr/local/lib", "/srv", "/var/lib", "/home", "/root"],
+    "max_depth": 7,
+    # .pth files that legitimately run code, by name pattern.
+    "allowed_pth": [
+        r"^distutils-precedence\.pth$",
+        r"^_virtualenv\.pth$",
+        r"^__editable__\..*\.pth$",
+        r"^__editable___.*_finder\.pth$",
+        r"^.*-nspkg\.pth$",
+        r"^easy-install\.pth$",
+        r"^setuptools\.pth$",
+        r"^coverage\.pth$",
+        r"^_pytest_.*\.pth$",
+        r"^matplotlib\.pth$",
+        r"^protobuf-.*-nspkg\.pth$",
+        r"^pywin32\.pth$",
+    ],
+    # Always reported, whatever else: the 1.82.8 payload's file name.
+    "known_bad_pth": [r"^litellm_init\.pth$"],
+}
+
+# Pseudo file systems (only directly under /) and trees that never hold an environment.
+SKIP_TOP = {"/proc", "/sys", "/dev", "/run"}
+SKIP_NAMES = {"node_modules", ".git", "__pycache__", ".cache"}
+
+
+def find_site_dirs(roots: list[str], max_depth: int) -> list[str]:
+    """Every site-packages / dist-packages directory below the roots."""
+    found: list[str] = []
+    for root in roots:
+        if not os.path.isdir(root):
+            continue
+        base_depth = root.rstrip("/").count("/")
+        for current, dirs, _files in os.walk(root, followlinks=False):
+            depth = current.count("/") - base_depth
+            keep = []
+            for name in dirs:
+                if name in ("site-packages", "dist-packages"):
+                    found.append(os.path.join(current, name))
+                elif (
+                    name not in SKIP_NAMES
+                    and os.path.join(current, name) not in SKIP_TOP
+                    and depth < max_depth
+                ):
+                    keep.append(name)
+            dirs[:] = keep
+    return sorted(set(found))
+
+
+def litellm_versions(site_dir: str) -> list[dict[str, str]]:
+    versions: list[dict[str, str]] = []
+    try:
+        names = os.listdir(site_dir)
+    except OSError:
+        return versions
+    for name in names:
+        match = re.match(r"^litellm-([^-]+)\.(dist-info|egg-info)$", name, re.I)
+        if not match:
+            continue
+        version = match.group(1)
+        metadata = os.path.join(site_dir, name, "METADATA")
+        if not os.path.exists(metadata):
+            metadata = os.path.join(site_dir, name, "PKG-INFO")
+        try:
+            with open(metadata, encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    if line.startswith("Version:"):
+                        version = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        versions.append({"path": os.path.join(site_dir, name), "version": version})
+    return versions
+
+
+def executable_pth(site_dir: str) -> list[dict[str, str]]:
+    """.pth files with an `import` line: Python executes those lines at every start."""
+    found: list[dict[str, str]] = []
+    try:
+        names = sorted(os.listdir(site_dir))
+    except OSError:
+        return found
+    for name in names:
+        if not name.endswith(".pth"):
+            continue
+        path = os.path.join(site_dir, name)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        code = [ln for ln in lines if ln.startswith(("import ", "import\t"))]
+        if code:
+            found.append({"path": path, "name": name, "first_line": code[0][:120]})
+    return found
+
+
+def audit(policy: dict[str, Any]) -> dict[str, Any]:
+    denylist = set(policy["denylist"])
+    allowed = [re.compile(p) for p in policy["allowed_pth"]]
+    known_bad = [re.compile(p) for p in policy["known_bad_pth"]]
+    findings: list[dict[str, str]] = []
+    installs: list[dict[str, str]] = []
+    site_dirs = find_site_dirs(policy["roots"], policy["max_depth"])
+    for site_dir in site_dirs:
+        for item in litellm_versions(site_dir):
+            installs.append(item)
+            if item["version"] in denylist:
+                findings.append(
+                    {
+                        "severity": "critical",
+                        "path": item["path"],
+                        "what": f"litellm {item['version']} is a compromised release",
+                    }
+                )
+        for pth in executable_pth(site_dir):
+            if any(p.match(pth["name"]) for p in known_bad):
+                findings.append(
+                    {
+                        "severity": "critical",
+                        "path": pth["path"],
+                        "what": f"known malicious .pth ({pth['first_line']})",
+                    }
+                )
+            elif not any(p.match(pth["name"]) for p in allowed):
+                findings.append(
+                    {
+                        "severity": "warning",
+                        "path": pth["path"],
+                        "what": f"unexpected .pth runs code at start: {pth['first_line']}",
+                    }
+                )
+    return {"site_dirs": len(site_dirs), "litellm": installs, "findings": findings}
+
+
+def main(argv: list[str]) -> int:
+    policy = dict(DEFAULT_POLICY)
+    if len(argv) > 1:
+        policy.update(json.loads(argv[1]))
+    json.dump(audit(policy), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
