@@ -1,0 +1,63 @@
+"""The workstation role on a real host, for another account than the one Ansible uses."""
+
+from __future__ import annotations
+
+import json
+
+HOME = "/home/dev"
+
+
+def test_switcher_is_installed_for_the_developer(host) -> None:
+    switch = host.file(f"{HOME}/.local/bin/claude-switch")
+    assert switch.is_file
+    assert switch.user == "dev"
+    assert switch.mode == 0o755
+
+
+def test_env_file_is_private_and_holds_the_key(host) -> None:
+    env = host.file(f"{HOME}/.claude-backends.env")
+    assert env.user == "dev"
+    assert env.mode == 0o600
+    assert 'LOCAL_TOKEN="sk-dev-test-token-123456"' in env.content_string
+
+
+def test_managed_block_and_own_content_in_rc_files(host) -> None:
+    bashrc = host.file(f"{HOME}/.bashrc").content_string
+    assert bashrc.startswith("# dev's own settings\nexport EDITOR=vim\nalias ll='ls -l'\n")
+    assert "alias cc-local='source claude-switch local && claude" in bashrc
+    zshrc = host.file(f"{HOME}/.zshrc")
+    assert zshrc.user == "dev"
+    assert "# BEGIN ccprov managed block" in zshrc.content_string
+
+
+def test_settings_merged_and_onboarding_done(host) -> None:
+    settings = json.loads(host.file(f"{HOME}/.claude/settings.json").content_string)
+    assert settings == {"model": "opus", "env": {"MY_OWN": "keep-me", "DISABLE_TELEMETRY": "1"}}
+    state = json.loads(host.file(f"{HOME}/.claude.json").content_string)
+    assert state["hasCompletedOnboarding"] is True
+    assert host.file(f"{HOME}/.claude.json").user == "dev"
+
+
+def test_skills_are_in_claude_codes_format(host) -> None:
+    for skill in ("vibe-orchestrator", "cloud-escalator"):
+        text = host.file(f"{HOME}/.claude/skills/{skill}/SKILL.md").content_string
+        assert text.startswith(f"---\nname: {skill}\ndescription: ")
+
+
+def _switched_env(host, shell: str) -> dict[str, str]:
+    out = host.check_output(f"su - dev -c \"{shell} -ic 'source claude-switch local >/dev/null; env'\"")
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def test_bash_login_gets_the_local_backend(host) -> None:
+    env = _switched_env(host, "bash")
+    assert env["ANTHROPIC_BASE_URL"] == "http://gateway.test:4000"
+    assert env["ANTHROPIC_MODEL"] == "devstral"
+    assert env["ANTHROPIC_AUTH_TOKEN"] == "sk-dev-test-token-123456"
+    assert env["CLAUDE_SWITCH_BACKEND"] == "local"
+
+
+def test_zsh_gets_the_local_backend(host) -> None:
+    env = _switched_env(host, "zsh")
+    assert env["ANTHROPIC_BASE_URL"] == "http://gateway.test:4000"
+    assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "devstral"
