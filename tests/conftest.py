@@ -1,12 +1,90 @@
-"""Shared pytest set-up: paths of the repository and its parts."""
+"""Shared pytest set-up: paths of the repository and its parts, and the vLLM stand-in."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+STANDIN_SRC = REPO / "tests/standins/vllm/src"
+CLAUDE = REPO / ".cache/node/node_modules/.bin/claude"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Backend:
+    url: str
+    api_key: str
+    model: str = "devstral"
+
+
+def start_standin(port: int, api_key: str, *extra: str) -> subprocess.Popen[bytes]:
+    """Start the vLLM stand-in with the seed's flags; wait until /health answers."""
+    env = {**os.environ, "PYTHONPATH": str(STANDIN_SRC)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vllm",
+            "serve",
+            "mistralai/Devstral-2-123B-Instruct-2512",
+            "--served-model-name",
+            "devstral",
+            "--tool-call-parser",
+            "mistral",
+            "--enable-auto-tool-choice",
+            "--tensor-parallel-size",
+            "2",
+            "--quantization",
+            "fp8",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-key",
+            api_key,
+            "--disable-log-requests",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the vLLM stand-in did not start")
+
+
+@pytest.fixture(scope="session")
+def standin_vllm() -> Iterator[Backend]:
+    """The vLLM stand-in on 127.0.0.1, speaking /v1/messages and /v1/chat/completions."""
+    port = free_port()
+    proc = start_standin(port, "sk-standin-vllm-key")
+    try:
+        yield Backend(f"http://127.0.0.1:{port}", "sk-standin-vllm-key")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def pytest_configure(config: pytest.Config) -> None:

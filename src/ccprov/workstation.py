@@ -144,9 +144,10 @@ def build_vars(
         "workstation_local_model": model,
     }
     if target.local:
-        # Honour $HOME (a developer may onboard into another home, and tests use a fresh one).
         extra["workstation_user"] = target.account
-        extra["workstation_home"] = str(Path.home())
+        if target.account == getpass.getuser():
+            # Honour $HOME for yourself (a fresh HOME in tests, a moved home directory).
+            extra["workstation_home"] = str(Path.home())
     elif target.account:
         extra["workstation_user"] = target.account
     if shell:
@@ -179,6 +180,8 @@ def run(
     target = parse_target(host, user)
     if target.local and not local_account_exists(target.account):
         raise UsageProblem(f"--user '{target.account}' is not an account on this machine")
+    if target.local and target.account != getpass.getuser() and os.geteuid() != 0:
+        raise UsageProblem(f"setting up '{target.account}' needs root: run it with sudo")
     url = resolve_base_url(base_url)
     model = check_model(model)
     token = check_token(resolve_token(token_file, token_stdin))

@@ -1,0 +1,79 @@
+"""End-to-end helpers: an ordinary developer account and the real `claude` CLI."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLAUDE
+
+DEV_USER = "ccprov-dev"
+
+
+@dataclass
+class Developer:
+    name: str
+    home: Path
+
+    def run(self, command: str, env: dict[str, str] | None = None, timeout: float = 180):
+        """Run a bash command as the developer, in an interactive shell like a terminal."""
+        base = {
+            "HOME": str(self.home),
+            "USER": self.name,
+            "PATH": f"{CLAUDE.parent}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+            # Offline: no telemetry, no update checks; fail fast instead of retrying.
+            "DISABLE_TELEMETRY": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+            **(env or {}),
+        }
+        prefix = [] if os.geteuid() != 0 else ["runuser", "-u", self.name, "--"]
+        return subprocess.run(
+            [*prefix, "env", "-i", *[f"{k}={v}" for k, v in base.items()], "bash", "-ic", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.home,
+            check=False,
+        )
+
+
+@pytest.fixture
+def developer() -> Iterator[Developer]:
+    """A fresh home for an ordinary (non-root) account: Claude Code refuses
+    --dangerously-skip-permissions as root, and real developers are not root."""
+    if not CLAUDE.exists():
+        pytest.fail("Claude Code is not installed: run tests/stages/00-setup.sh")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(DEV_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--create-home", "--shell", "/bin/bash", DEV_USER], check=True
+            )
+        name = DEV_USER
+    else:
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() == 0:
+        # A fresh home every time, at the account's real place.
+        home = Path(pwd.getpwnam(name).pw_dir)
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(mode=0o750)
+        shutil.chown(home, name, name)
+    else:
+        home = Path(tempfile.mkdtemp(prefix="ccprov-e2e-home-"))
+    try:
+        yield Developer(name, home)
+    finally:
+        if os.geteuid() != 0:
+            shutil.rmtree(home, ignore_errors=True)
