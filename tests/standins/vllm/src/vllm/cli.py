@@ -12,13 +12,17 @@ BROKEN = False  # build-wheelhouse.sh --broken flips this: the server then fails
 
 
 def _bool_pair(parser: argparse.ArgumentParser, name: str, default: bool) -> None:
-    parser.add_argument(f"--{name}", dest=name.replace("-", "_"), action="store_true", default=default)
+    parser.add_argument(
+        f"--{name}", dest=name.replace("-", "_"), action="store_true", default=default
+    )
     parser.add_argument(f"--no-{name}", dest=name.replace("-", "_"), action="store_false")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vllm", description="vLLM CLI (ccprov test stand-in)")
-    parser.add_argument("-v", "--version", action="version", version=f"{__version__} (ccprov stand-in)")
+    parser.add_argument(
+        "-v", "--version", action="version", version=f"{__version__} (ccprov stand-in)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="Start the OpenAI/Anthropic-compatible API server")
     serve.add_argument("model_tag", nargs="?", default=None)
@@ -30,12 +34,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tensor-parallel-size", "-tp", type=int, default=1)
     serve.add_argument("--pipeline-parallel-size", "-pp", type=int, default=1)
     serve.add_argument("--data-parallel-size", "-dp", type=int, default=1)
-    serve.add_argument("--quantization", "-q", default=None,
-                       choices=["fp8", "awq", "gptq", "bitsandbytes", "modelopt", "compressed-tensors",
-                                "mxfp4", "gguf", "fbgemm_fp8"])
-    serve.add_argument("--dtype", default="auto",
-                       choices=["auto", "half", "float16", "bfloat16", "float", "float32"])
-    serve.add_argument("--kv-cache-dtype", default="auto", choices=["auto", "fp8", "fp8_e4m3", "fp8_e5m2"])
+    serve.add_argument(
+        "--quantization",
+        "-q",
+        default=None,
+        choices=[
+            "fp8",
+            "awq",
+            "gptq",
+            "bitsandbytes",
+            "modelopt",
+            "compressed-tensors",
+            "mxfp4",
+            "gguf",
+            "fbgemm_fp8",
+        ],
+    )
+    serve.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "half", "float16", "bfloat16", "float", "float32"],
+    )
+    serve.add_argument(
+        "--kv-cache-dtype", default="auto", choices=["auto", "fp8", "fp8_e4m3", "fp8_e5m2"]
+    )
     serve.add_argument("--max-model-len", type=int, default=None)
     serve.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     serve.add_argument("--max-num-seqs", type=int, default=None)
@@ -45,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tool-call-parser", default=None)
     serve.add_argument("--enable-auto-tool-choice", action="store_true")
     serve.add_argument("--chat-template", default=None)
-    serve.add_argument("--tokenizer-mode", default="auto", choices=["auto", "slow", "mistral", "custom"])
+    serve.add_argument(
+        "--tokenizer-mode", default="auto", choices=["auto", "slow", "mistral", "custom"]
+    )
     serve.add_argument("--config-format", default="auto", choices=["auto", "hf", "mistral"])
     serve.add_argument("--load-format", default="auto")
     serve.add_argument("--trust-remote-code", action="store_true")
@@ -59,8 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--disable-log-requests", action="store_true")
     serve.add_argument("--disable-log-stats", action="store_true")
     serve.add_argument("--enable-log-requests", action="store_true")
-    serve.add_argument("--uvicorn-log-level", default="info",
-                       choices=["debug", "info", "warning", "error", "critical", "trace"])
+    serve.add_argument(
+        "--uvicorn-log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error", "critical", "trace"],
+    )
     serve.add_argument("--root-path", default=None)
     serve.add_argument("--limit-mm-per-prompt", default=None)
     serve.add_argument("--compilation-config", "-O", default=None)

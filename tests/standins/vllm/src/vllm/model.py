@@ -82,12 +82,19 @@ def from_anthropic(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) 
                     ids.append(str(block.get("tool_use_id", "")))
     last = messages[-1]
     content = last.get("content")
-    results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"] if isinstance(content, list) else []
+    results = (
+        [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+        if isinstance(content, list)
+        else []
+    )
     user_text = ""
     for message in reversed(messages):
         if message.get("role") == "user":
-            text = _text_of([b for b in message["content"] if b.get("type") == "text"]
-                            if isinstance(message.get("content"), list) else message.get("content"))
+            text = _text_of(
+                [b for b in message["content"] if b.get("type") == "text"]
+                if isinstance(message.get("content"), list)
+                else message.get("content")
+            )
             if text.strip():
                 user_text = text
                 break

@@ -49,7 +49,7 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
 
         def log_message(self, fmt: str, *args: Any) -> None:
             if config["log_requests"]:
-                sys.stderr.write("INFO: %s %s\n" % (self.address_string(), fmt % args))
+                sys.stderr.write(f"INFO: {self.address_string()} {fmt % args}\n")
 
         # --- plumbing ------------------------------------------------------------------
         def _json(self, status: int, body: Any) -> None:
@@ -100,7 +100,7 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             return str(name)
 
         # --- routes ------------------------------------------------------------------------
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path == "/health":
                 self.send_response(200)
@@ -113,16 +113,30 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 return self._json(401, {"error": "Unauthorized"})
             if path == "/v1/models":
                 created = int(time.time())
-                return self._json(200, {"object": "list", "data": [
-                    {"id": n, "object": "model", "created": created, "owned_by": "vllm",
-                     "root": config["model"], "max_model_len": config["max_model_len"]}
-                    for n in served]})
+                return self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {
+                                "id": n,
+                                "object": "model",
+                                "created": created,
+                                "owned_by": "vllm",
+                                "root": config["model"],
+                                "max_model_len": config["max_model_len"],
+                            }
+                            for n in served
+                        ],
+                    },
+                )
             if path == "/version":
                 from vllm import __version__
+
                 return self._json(200, {"version": __version__})
             self._json(404, {"detail": "Not Found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path = urlsplit(self.path).path
             anthropic = path.startswith("/v1/messages")
             if path.startswith("/v1") and not self._authorized():
@@ -141,10 +155,21 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             except ApiError as exc:
                 if anthropic:
                     kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
-                    return self._json(exc.status, {"type": "error",
-                                                   "error": {"type": kind, "message": exc.message}})
-                return self._json(exc.status, {"error": {
-                    "message": exc.message, "type": exc.kind, "param": None, "code": exc.status}})
+                    return self._json(
+                        exc.status,
+                        {"type": "error", "error": {"type": kind, "message": exc.message}},
+                    )
+                return self._json(
+                    exc.status,
+                    {
+                        "error": {
+                            "message": exc.message,
+                            "type": exc.kind,
+                            "param": None,
+                            "code": exc.status,
+                        }
+                    },
+                )
 
         def _metrics(self) -> None:
             name = served[0]
@@ -186,11 +211,21 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             turn = canned.respond(conversation)
             tool_calls = []
             if turn.tool:
-                tool_calls = [{"id": canned.new_tool_id(), "type": "function",
-                               "function": {"name": turn.tool, "arguments": json.dumps(turn.args)}}]
-            prompt_tokens, completion_tokens = self._account(json.dumps(messages), turn.text + json.dumps(turn.args))
-            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                     "total_tokens": prompt_tokens + completion_tokens}
+                tool_calls = [
+                    {
+                        "id": canned.new_tool_id(),
+                        "type": "function",
+                        "function": {"name": turn.tool, "arguments": json.dumps(turn.args)},
+                    }
+                ]
+            prompt_tokens, completion_tokens = self._account(
+                json.dumps(messages), turn.text + json.dumps(turn.args)
+            )
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
             ident = f"chatcmpl-{uuid.uuid4().hex}"
             created = int(time.time())
             finish = "tool_calls" if tool_calls else "stop"
@@ -198,30 +233,71 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
                 if tool_calls:
                     message["tool_calls"] = tool_calls
-                return self._json(200, {"id": ident, "object": "chat.completion", "created": created,
-                                        "model": model_name, "usage": usage, "choices": [
-                                            {"index": 0, "message": message, "finish_reason": finish}]})
+                return self._json(
+                    200,
+                    {
+                        "id": ident,
+                        "object": "chat.completion",
+                        "created": created,
+                        "model": model_name,
+                        "usage": usage,
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    },
+                )
             self._start_stream()
 
             def send(delta: dict[str, Any], finish_reason: str | None = None) -> None:
-                chunk = {"id": ident, "object": "chat.completion.chunk", "created": created,
-                         "model": model_name,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+                chunk = {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model_name,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+                }
                 self._chunk(f"data: {json.dumps(chunk)}\n\n")
 
             send({"role": "assistant", "content": ""})
             for piece in canned.pieces(turn.text):
                 send({"content": piece})
             for index, call in enumerate(tool_calls):
-                send({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                      "function": {"name": call["function"]["name"], "arguments": ""}}]})
-                send({"tool_calls": [{"index": index,
-                                      "function": {"arguments": call["function"]["arguments"]}}]})
+                send(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+                send(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "function": {"arguments": call["function"]["arguments"]},
+                            }
+                        ]
+                    }
+                )
             send({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):
-                self._chunk("data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
-                                                   "created": created, "model": model_name,
-                                                   "choices": [], "usage": usage}) + "\n\n")
+                self._chunk(
+                    "data: "
+                    + json.dumps(
+                        {
+                            "id": ident,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": model_name,
+                            "choices": [],
+                            "usage": usage,
+                        }
+                    )
+                    + "\n\n"
+                )
             self._chunk("data: [DONE]\n\n")
             self._end_stream()
 
@@ -230,8 +306,11 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 return
             for tool_id in ids:
                 if not canned.valid_mistral_id(tool_id):
-                    raise ApiError(400, f"Tool call id was {tool_id} but must be a-z, A-Z, 0-9, "
-                                        "with a length of 9.")
+                    raise ApiError(
+                        400,
+                        f"Tool call id was {tool_id} but must be a-z, A-Z, 0-9, "
+                        "with a length of 9.",
+                    )
 
         # --- Anthropic messages ------------------------------------------------------------
         def _messages(self, body: dict[str, Any]) -> None:
@@ -250,38 +329,92 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             if turn.text:
                 content.append({"type": "text", "text": turn.text})
             if turn.tool:
-                content.append({"type": "tool_use", "id": canned.new_tool_id(), "name": turn.tool,
-                                "input": turn.args})
+                content.append(
+                    {
+                        "type": "tool_use",
+                        "id": canned.new_tool_id(),
+                        "name": turn.tool,
+                        "input": turn.args,
+                    }
+                )
             stop = "tool_use" if turn.tool else "end_turn"
             usage = {"input_tokens": prompt_tokens, "output_tokens": output_tokens}
             if not body.get("stream"):
-                return self._json(200, {"id": ident, "type": "message", "role": "assistant",
-                                        "model": model_name, "content": content, "stop_reason": stop,
-                                        "stop_sequence": None, "usage": usage})
+                return self._json(
+                    200,
+                    {
+                        "id": ident,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model_name,
+                        "content": content,
+                        "stop_reason": stop,
+                        "stop_sequence": None,
+                        "usage": usage,
+                    },
+                )
             self._start_stream()
 
             def event(name: str, data: dict[str, Any]) -> None:
                 self._chunk(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n")
 
-            event("message_start", {"message": {
-                "id": ident, "type": "message", "role": "assistant", "model": model_name,
-                "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": prompt_tokens, "output_tokens": 0}}})
+            event(
+                "message_start",
+                {
+                    "message": {
+                        "id": ident,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model_name,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": prompt_tokens, "output_tokens": 0},
+                    }
+                },
+            )
             for index, block in enumerate(content):
                 if block["type"] == "text":
-                    event("content_block_start", {"index": index,
-                                                  "content_block": {"type": "text", "text": ""}})
+                    event(
+                        "content_block_start",
+                        {"index": index, "content_block": {"type": "text", "text": ""}},
+                    )
                     for piece in canned.pieces(block["text"]):
-                        event("content_block_delta", {"index": index,
-                                                      "delta": {"type": "text_delta", "text": piece}})
+                        event(
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "text_delta", "text": piece}},
+                        )
                 else:
-                    event("content_block_start", {"index": index, "content_block": {
-                        "type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}})
-                    event("content_block_delta", {"index": index, "delta": {
-                        "type": "input_json_delta", "partial_json": json.dumps(block["input"])}})
+                    event(
+                        "content_block_start",
+                        {
+                            "index": index,
+                            "content_block": {
+                                "type": "tool_use",
+                                "id": block["id"],
+                                "name": block["name"],
+                                "input": {},
+                            },
+                        },
+                    )
+                    event(
+                        "content_block_delta",
+                        {
+                            "index": index,
+                            "delta": {
+                                "type": "input_json_delta",
+                                "partial_json": json.dumps(block["input"]),
+                            },
+                        },
+                    )
                 event("content_block_stop", {"index": index})
-            event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                    "usage": {"output_tokens": output_tokens}})
+            event(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": output_tokens},
+                },
+            )
             event("message_stop", {})
             self._end_stream()
 
@@ -297,11 +430,27 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
     return Handler
 
 
-def serve(*, host: str, port: int, model: str, served_names: list[str], api_key: str | None,
-          mistral_ids: bool, tools_enabled: bool, max_model_len: int, log_requests: bool) -> None:
-    config = {"model": model, "served_names": served_names, "api_key": api_key,
-              "mistral_ids": mistral_ids, "tools_enabled": tools_enabled,
-              "max_model_len": max_model_len, "log_requests": log_requests}
+def serve(
+    *,
+    host: str,
+    port: int,
+    model: str,
+    served_names: list[str],
+    api_key: str | None,
+    mistral_ids: bool,
+    tools_enabled: bool,
+    max_model_len: int,
+    log_requests: bool,
+) -> None:
+    config = {
+        "model": model,
+        "served_names": served_names,
+        "api_key": api_key,
+        "mistral_ids": mistral_ids,
+        "tools_enabled": tools_enabled,
+        "max_model_len": max_model_len,
+        "log_requests": log_requests,
+    }
     httpd = ThreadingHTTPServer((host, port), make_handler(config, Stats()))
     httpd.daemon_threads = True
 
@@ -309,8 +458,11 @@ def serve(*, host: str, port: int, model: str, served_names: list[str], api_key:
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"INFO: vLLM stand-in serving {model} as {', '.join(served_names)} on "
-          f"http://{host}:{port}", file=sys.stderr, flush=True)
+    print(
+        f"INFO: vLLM stand-in serving {model} as {', '.join(served_names)} on http://{host}:{port}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:
