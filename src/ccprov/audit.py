@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from ccprov import audit_probe, fleet, inventory
+from ccprov import fleet, guard, inventory
 
 
 def policy_for(
     host: inventory.Host, extra_allowed: list[str], roots: list[str] | None = None
 ) -> dict[str, Any]:
-    policy = dict(audit_probe.DEFAULT_POLICY)
+    policy = dict(guard.load().DEFAULT_POLICY)
     if roots:
         policy["roots"] = roots
     denylist = host.variables.get("litellm_denylist")
@@ -53,7 +53,7 @@ def run(
         raise click.ClickException(
             f"no hosts in {inventory_path}" + (f" match {limit}" if limit else "")
         )
-    source = Path(audit_probe.__file__).read_text(encoding="utf-8")
+    source = guard.source()
     # One policy per host (inventories may extend the denylist per group).
     results: list[fleet.HostResult] = []
     by_policy: dict[str, list[inventory.Host]] = {}

@@ -1,14 +1,13 @@
-"""Scan one host for compromised LiteLLM installs. Runs ON the audited host.
+"""LiteLLM supply-chain guard: one piece of code for every place ccprov checks LiteLLM.
 
-Self-contained (standard library only, Python >= 3.7): `ccprov audit` sends this file's
-source over stdin to `python3 -` with a JSON policy as the argument, and reads one JSON
-report from stdout. It only reads files.
+PyPI litellm 1.82.7 and 1.82.8 shipped credential-stealing malware; 1.82.8 ran it from a
+`litellm_init.pth` file at every interpreter start. This module:
+- judges a requested version against a denylist and a minimum (`version_problem`);
+- audits a lock file (`lock_problems`) and an installed venv (`venv_problems`);
+- scans a whole host for compromised installs and code-running .pth files (`audit`).
 
-Findings:
-- litellm installed at a denylisted version (1.82.7, 1.82.8 shipped credential-stealing
-  malware), in any Python environment found;
-- a `.pth` file that runs code at interpreter start (how the 1.82.8 payload ran) and is
-  not a known packaging helper.
+Used by the litellm_guard Ansible module (gateway and workstation proxy installs) and,
+sent over SSH to `python3 -`, by `ccprov audit`. Standard library only, Python >= 3.7.
 """
 
 from __future__ import annotations
@@ -154,6 +153,79 @@ def audit(policy: dict[str, Any]) -> dict[str, Any]:
                     }
                 )
     return {"site_dirs": len(site_dirs), "litellm": installs, "findings": findings}
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'1.82.8' -> (1, 82, 8); a suffix such as '.post1' or 'rc1' ends the comparison."""
+    parts: list[int] = []
+    for piece in text.split("."):
+        digits = re.match(r"\d+", piece)
+        if not digits:
+            break
+        parts.append(int(digits.group(0)))
+        if digits.group(0) != piece:
+            break
+    return tuple(parts)
+
+
+def version_problem(version: str, denylist: list[str], minimum: str) -> str | None:
+    """Why `version` must not be installed, or None."""
+    if not re.match(r"^\d+(\.\d+)*([.-]?(post|rc|a|b|dev)\d*)?$", version or ""):
+        return f"litellm version {version!r} is not an exact version; pin one, e.g. 1.106.2"
+    if version in denylist:
+        return (
+            f"litellm {version} is denylisted: PyPI releases 1.82.7 and 1.82.8 shipped"
+            " credential-stealing malware (and the denylist names this one). Pin a vetted"
+            " release such as 1.106.2 (litellm_gateway_version)."
+        )
+    if parse_version(version) < parse_version(minimum):
+        return f"litellm {version} is older than the minimum {minimum}; pin {minimum} or newer."
+    return None
+
+
+def lock_problems(text: str, version: str, denylist: list[str]) -> list[str]:
+    """A hash-locked requirements file: every requirement pinned with hashes, litellm at
+    the pin, nothing denylisted."""
+    problems: list[str] = []
+    requirements = re.findall(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;\\]+)([^\n]*)", text, re.M)
+    if not requirements:
+        problems.append("the lock file pins no requirement")
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.\-\[\]]+==)", text)
+    for block in blocks:
+        head = block.strip().splitlines()[0] if block.strip() else ""
+        if "==" in head and not head.startswith("#") and "--hash=sha256:" not in block:
+            problems.append(f"requirement {head.split()[0]} has no --hash")
+    pins = {name.split("[")[0].lower(): ver for name, ver, _ in requirements}
+    if pins.get("litellm") != version:
+        problems.append(
+            f"the lock file pins litellm {pins.get('litellm', 'nothing')}, not {version}"
+        )
+    for name, ver in pins.items():
+        if name == "litellm" and ver in denylist:
+            problems.append(f"the lock file pins denylisted litellm {ver}")
+    return problems
+
+
+def venv_problems(venv: str, version: str, allowed_pth: list[str]) -> list[str]:
+    """An installed venv: litellm at exactly the pin, and no .pth file outside the allowlist."""
+    problems: list[str] = []
+    site_dirs = find_site_dirs([venv], 4)
+    if not site_dirs:
+        return [f"{venv} has no site-packages: is it a venv?"]
+    allowed = [re.compile(p) for p in allowed_pth]
+    installed: list[str] = []
+    for site_dir in site_dirs:
+        installed += [item["version"] for item in litellm_versions(site_dir)]
+        for name in sorted(os.listdir(site_dir)):
+            if name.endswith(".pth") and not any(p.match(name) for p in allowed):
+                problems.append(
+                    f"unexpected {name} in {site_dir}: .pth files run at every interpreter"
+                    " start (the 1.82.8 malware did this); remove the venv and reinstall"
+                )
+    if installed != [version]:
+        found = ", ".join(installed) or "missing"
+        problems.append(f"installed litellm is {found}, expected exactly {version}")
+    return problems
 
 
 def main(argv: list[str]) -> int:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import audit_probe
+from ccprov import guard
+
+audit_probe = guard.load()
 
 CCPROV = str(Path(sys.executable).parent / "ccprov")
 
@@ -73,7 +75,7 @@ def test_denylist_is_data(tmp_path) -> None:
 
 def test_probe_runs_as_a_script_from_stdin(tmp_path) -> None:
     plant(tmp_path, "opt/x", "1.82.7")
-    source = Path(audit_probe.__file__).read_text()
+    source = guard.source()
     proc = subprocess.run(
         [sys.executable, "-", json.dumps({"roots": [str(tmp_path)]})],
         input=source,

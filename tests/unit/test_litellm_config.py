@@ -1,0 +1,102 @@
+"""The gateway config: N backends become N deployments of one model, with no secrets."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from tests.conftest import REPO
+
+_spec = importlib.util.spec_from_file_location(
+    "litellm_config", REPO / "roles/litellm_gateway/filter_plugins/litellm_config.py"
+)
+assert _spec and _spec.loader
+litellm_config = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(litellm_config)
+CHECK = REPO / "roles/litellm_gateway/files/check-config.py"
+
+
+def test_n_backends_become_n_deployments_of_one_model() -> None:
+    backends = [{"api_base": f"http://gpu{i}:8000/v1/"} for i in range(1, 4)]
+    deployments = litellm_config.litellm_deployments(
+        backends, "devstral", "hosted_vllm/devstral", 600
+    )
+    assert len(deployments) == 3
+    assert {d["model_name"] for d in deployments} == {"devstral"}
+    assert [d["litellm_params"]["api_base"] for d in deployments] == [
+        "http://gpu1:8000/v1",
+        "http://gpu2:8000/v1",
+        "http://gpu3:8000/v1",
+    ]
+    assert [d["litellm_params"]["api_key"] for d in deployments] == [
+        f"os.environ/LITELLM_BACKEND_KEY_{i}" for i in (1, 2, 3)
+    ]
+    assert len({d["model_info"]["id"] for d in deployments}) == 3
+
+
+def test_per_backend_timeout_and_keys() -> None:
+    backends = [
+        {"api_base": "http://a:8000/v1", "timeout": 30, "api_key": "k-a"},
+        {"api_base": "http://b:8000/v1"},
+    ]
+    deployments = litellm_config.litellm_deployments(backends, "m", "hosted_vllm/m", 600)
+    assert deployments[0]["litellm_params"]["timeout"] == 30
+    assert deployments[1]["litellm_params"]["stream_timeout"] == 600
+    env = litellm_config.litellm_backend_env(backends, "default-key")
+    assert env == {"LITELLM_BACKEND_KEY_1": "k-a", "LITELLM_BACKEND_KEY_2": "default-key"}
+
+
+@pytest.mark.parametrize("bad", [[{"api_base": "gpu1:8000"}], [{"api_base": "http://a/v1"}] * 2])
+def test_bad_backends_are_refused(bad) -> None:
+    with pytest.raises(AnsibleFilterError):
+        litellm_config.litellm_deployments(bad, "m", "hosted_vllm/m", 600)
+
+
+def run_check(tmp_path, config) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "config.yaml"
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
+    return subprocess.run([sys.executable, str(CHECK), str(path)], capture_output=True, text=True)
+
+
+def test_config_check_accepts_the_rendered_shape(tmp_path) -> None:
+    deployments = litellm_config.litellm_deployments(
+        [{"api_base": "http://gpu1:8000/v1"}], "devstral", "hosted_vllm/devstral", 600
+    )
+    config = {
+        "model_list": deployments,
+        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+    }
+    assert run_check(tmp_path, config).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("model_list: [", "not valid YAML"),
+        ({"model_list": []}, "model_list is empty"),
+        ({"model_list": [{"model_name": "x", "litellm_params": {}}]}, "no litellm_params.model"),
+        (
+            {
+                "model_list": [
+                    {"model_name": "x", "litellm_params": {"model": "m", "api_key": "sk-plain"}}
+                ]
+            },
+            "plain api_key",
+        ),
+        (
+            {
+                "model_list": [{"model_name": "x", "litellm_params": {"model": "m"}}],
+                "general_settings": {"master_key": "sk-plain"},
+            },
+            "master_key is plain text",
+        ),
+    ],
+)
+def test_config_check_refuses(tmp_path, config, message) -> None:
+    proc = run_check(tmp_path, config)
+    assert proc.returncode == 1 and message in proc.stderr
