@@ -2,7 +2,7 @@
 # Lint: ruff, mypy, yamllint, ansible-lint (production profile).
 set -euo pipefail
 cd "$CCPROV_REPO"
-paths=(src tests)
+paths=(src tests roles)
 [ -d bench ] && paths+=(bench)
 ruff check "${paths[@]}"
 ruff format --check "${paths[@]}"

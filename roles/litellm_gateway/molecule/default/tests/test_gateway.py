@@ -18,7 +18,12 @@ def test_runs_as_its_own_unprivileged_user(host) -> None:
     user = host.check_output("systemctl show -p User --value litellm")
     assert user == "litellm"
     unit = host.file("/etc/systemd/system/litellm.service").content_string
-    for setting in ("NoNewPrivileges=true", "ProtectSystem=strict", "ProtectHome=true", "PrivateTmp=true"):
+    for setting in (
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ProtectHome=true",
+        "PrivateTmp=true",
+    ):
         assert setting in unit
 
 
@@ -52,13 +57,21 @@ def _messages(host, body: dict, stream: bool = False) -> str:
 
 
 def test_messages_through_the_gateway_return_the_backends_answer(host) -> None:
-    body = {"model": "devstral", "max_tokens": 16, "messages": [{"role": "user", "content": "Say PONG"}]}
+    body = {
+        "model": "devstral",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say PONG"}],
+    }
     reply = json.loads(_messages(host, body))
     assert [b["text"] for b in reply["content"] if b["type"] == "text"] == ["PONG"]
 
 
 def test_streaming_messages(host) -> None:
-    body = {"model": "devstral", "max_tokens": 16, "messages": [{"role": "user", "content": "Say STREAMED"}]}
+    body = {
+        "model": "devstral",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say STREAMED"}],
+    }
     events = _messages(host, body, stream=True)
     assert "event: message_start" in events and "event: message_stop" in events
     text = "".join(

@@ -45,7 +45,9 @@ def test_skills_are_in_claude_codes_format(host) -> None:
 
 
 def _switched_env(host, shell: str) -> dict[str, str]:
-    out = host.check_output(f"su - dev -c \"{shell} -ic 'source claude-switch local >/dev/null; env'\"")
+    out = host.check_output(
+        f"su - dev -c \"{shell} -ic 'source claude-switch local >/dev/null; env'\""
+    )
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
