@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLAUDE
+from tests.conftest import CLAUDE, REPO, free_port
 
 DEV_USER = "ccprov-dev"
 
@@ -77,3 +81,142 @@ def developer() -> Iterator[Developer]:
     finally:
         if os.geteuid() != 0:
             shutil.rmtree(home, ignore_errors=True)
+
+
+# --- A real LiteLLM gateway on 127.0.0.1, installed from the role's own lock --------------
+
+GATEWAY_ROLE = REPO / "roles/litellm_gateway"
+MASTER_KEY = "sk-e2e-master-0123456789"
+
+
+def _role_default(name: str) -> str:
+    import yaml
+
+    return str(yaml.safe_load((GATEWAY_ROLE / "defaults/main.yml").read_text())[name])
+
+
+@pytest.fixture(scope="session")
+def litellm_venv() -> Path:
+    """The pinned LiteLLM, installed exactly as the role does (hash-locked), cached."""
+    version = _role_default("litellm_gateway_version")
+    lock = GATEWAY_ROLE / f"files/requirements/litellm-{version}.txt"
+    venv = REPO / f".cache/litellm-{version}"
+    marker = venv / ".ccprov-installed"
+    if not marker.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin/pip"),
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "--no-deps",
+                "-r",
+                str(lock),
+            ],
+            check=True,
+        )
+        marker.write_text(version)
+    return venv
+
+
+def render_gateway_config(tmp: Path, backend_url: str) -> Path:
+    """The role's own template and variables, rendered by Ansible for one backend."""
+    playbook = tmp / "render.yml"
+    dest = tmp / "config.yaml"
+    playbook.write_text(
+        f"""- hosts: localhost
+  gather_facts: false
+  vars_files: ["{GATEWAY_ROLE}/defaults/main.yml", "{GATEWAY_ROLE}/vars/main.yml"]
+  vars:
+    role_path: "{GATEWAY_ROLE}"
+  tasks:
+    - ansible.builtin.template:
+        src: "{GATEWAY_ROLE}/templates/etc/litellm/config.yaml.j2"
+        dest: "{dest}"
+        mode: "0600"
+"""
+    )
+    env = {
+        **os.environ,
+        "ANSIBLE_FILTER_PLUGINS": str(GATEWAY_ROLE / "filter_plugins"),
+        "ANSIBLE_HOME": str(tmp / "ansible"),
+    }
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-e",
+            json.dumps({"litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}]}),
+            str(playbook),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return dest
+
+
+@dataclass
+class Gateway:
+    url: str
+    master_key: str
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    config = render_gateway_config(tmp, standin_vllm.url)
+    port = free_port()
+    log = tmp / "litellm.log"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp),
+        "LITELLM_MASTER_KEY": MASTER_KEY,
+        "LITELLM_BACKEND_KEY_1": standin_vllm.api_key,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_LOG": "WARNING",
+    }
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                str(litellm_venv / "bin/litellm"),
+                "--config",
+                str(config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("LiteLLM exited at start:\n" + log.read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(f"{url}/health/readiness", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("LiteLLM did not become ready:\n" + log.read_text()[-3000:])
+    try:
+        yield Gateway(url, MASTER_KEY, log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -52,6 +52,31 @@ def _text_of(content: Any) -> str:
     return "\n".join(parts)
 
 
+def _users_words(messages: list[dict[str, Any]]) -> str:
+    """The user's own prompt: the newest user text that is not one of Claude Code's
+    <system-reminder> blocks or "Operator note" messages (system context it sends as
+    user-role messages)."""
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        blocks = (
+            [content]
+            if isinstance(content, str)
+            else [
+                str(b.get("text", ""))
+                for b in content or []
+                if isinstance(b, dict) and b.get("type") == "text"
+            ]
+        )
+        if blocks and blocks[0].lstrip().startswith("Operator note"):
+            continue
+        words = _prompt_text("\n".join(blocks)).strip()
+        if words:
+            return words
+    return ""
+
+
 def from_openai(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Conversation:
     ids: list[str] = []
     for message in messages:
@@ -60,10 +85,9 @@ def from_openai(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> 
         if message.get("role") == "tool":
             ids.append(str(message.get("tool_call_id", "")))
     last = messages[-1]
-    user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     return Conversation(
         last_role="tool" if last.get("role") == "tool" else "user",
-        user_text=_text_of(user.get("content")),
+        user_text=_users_words(messages),
         tool_result=_text_of(last.get("content")) if last.get("role") == "tool" else "",
         tools=[str((t.get("function") or {}).get("name", "")) for t in tools],
         tool_ids=ids,

@@ -7,6 +7,7 @@ auth, error shapes, SSE streaming, tool calls and Mistral's 9-character tool-cal
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -143,6 +144,10 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 return self._json(401, {"error": "Unauthorized"})
             try:
                 body = self._body()
+                dump = os.environ.get("VLLM_STANDIN_DUMP")
+                if dump:  # debugging aid: every request body, one JSON per line
+                    with open(dump, "a", encoding="utf-8") as handle:
+                        handle.write(json.dumps({"path": path, "body": body}) + "\n")
                 if path == "/v1/chat/completions":
                     return self._chat(body)
                 if path == "/v1/messages":
