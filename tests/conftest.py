@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -11,12 +12,23 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 STANDIN_SRC = REPO / "tests/standins/vllm/src"
 CLAUDE = REPO / ".cache/node/node_modules/.bin/claude"
+
+
+def load_file(name: str, path: Path) -> ModuleType:
+    """Import a Python file that is not part of a package (role modules, filters)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

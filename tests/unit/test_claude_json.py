@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_file
 
-_spec = importlib.util.spec_from_file_location(
-    "claude_json", REPO / "roles/workstation/library/claude_json.py"
-)
-assert _spec and _spec.loader
-claude_json = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(claude_json)
+claude_json = load_file("claude_json", REPO / "roles/workstation/library/claude_json.py")
 
 
 def test_merge_keeps_user_keys_and_reports_changes() -> None:

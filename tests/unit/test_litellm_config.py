@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
@@ -10,14 +9,11 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_file
 
-_spec = importlib.util.spec_from_file_location(
+litellm_config = load_file(
     "litellm_config", REPO / "roles/litellm_gateway/filter_plugins/litellm_config.py"
 )
-assert _spec and _spec.loader
-litellm_config = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(litellm_config)
 CHECK = REPO / "roles/litellm_gateway/files/check-config.py"
 
 

@@ -1,0 +1,116 @@
+"""The vllm serve command line built from inventory: the seed's line is the default."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from tests.conftest import REPO, load_file
+
+va = load_file("vllm_args", REPO / "roles/vllm_server/filter_plugins/vllm_args.py")
+
+SEED = (
+    "vllm serve mistralai/Devstral-2-123B-Instruct-2512 --served-model-name devstral "
+    "--tool-call-parser mistral --enable-auto-tool-choice --tensor-parallel-size 2 "
+    "--quantization fp8"
+)
+
+
+def defaults_config() -> dict:
+    d = yaml.safe_load((REPO / "roles/vllm_server/defaults/main.yml").read_text())
+    return {
+        "model": d["vllm_server_model"],
+        "served_model_name": d["vllm_server_served_model_name"],
+        "tool_call_parser": d["vllm_server_tool_call_parser"],
+        "enable_auto_tool_choice": d["vllm_server_enable_auto_tool_choice"],
+        "tensor_parallel_size": d["vllm_server_tensor_parallel_size"],
+        "quantization": d["vllm_server_quantization"],
+        "host": d["vllm_server_host"],
+        "port": d["vllm_server_port"],
+        "enable_prefix_caching": d["vllm_server_enable_prefix_caching"],
+        "gpu_memory_utilization": d["vllm_server_gpu_memory_utilization"],
+        "revision": d["vllm_server_model_revision"],
+        "max_model_len": d["vllm_server_max_model_len"],
+    }
+
+
+def test_default_inventory_renders_the_seed_line() -> None:
+    args = va.vllm_serve_args(defaults_config())
+    line = " ".join(["vllm", *args])
+    assert line.startswith(SEED + " ")
+    assert "--host 0.0.0.0 --port 8000" in line
+    assert "--enable-prefix-caching" in line
+    assert "--api-key" not in line
+
+
+def test_exec_start_quotes_for_systemd() -> None:
+    args = va.vllm_serve_args({**defaults_config(), "extra_args": ["--chat-template", "a b.jinja"]})
+    exec_start = va.vllm_exec_start(args, "/opt/vllm/current/bin/vllm")
+    assert exec_start.startswith("/opt/vllm/current/bin/vllm serve mistralai/Devstral-2-123B")
+    assert exec_start.endswith('--chat-template "a b.jinja"')
+    assert shlex.split(exec_start)[-1] == "a b.jinja"
+
+
+def test_options_are_optional() -> None:
+    args = va.vllm_serve_args(
+        {
+            "model": "m",
+            "tensor_parallel_size": 1,
+            "max_model_len": 32768,
+            "enable_prefix_caching": False,
+        }
+    )
+    assert args == [
+        "serve",
+        "m",
+        "--tensor-parallel-size",
+        "1",
+        "--max-model-len",
+        "32768",
+        "--no-enable-prefix-caching",
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"model": ""},
+        {"model": "m", "tensor_parallel_size": 0},
+        {"model": "m", "extra_args": ["--api-key", "x"]},
+    ],
+)
+def test_bad_inputs(bad) -> None:
+    with pytest.raises(AnsibleFilterError):
+        va.vllm_serve_args(bad)
+
+
+def test_every_flag_is_one_the_stand_in_accepts() -> None:
+    """The stand-in refuses unknown flags exactly like vLLM, so this catches typos."""
+    import subprocess
+    import sys
+
+    args = va.vllm_serve_args(
+        {
+            **defaults_config(),
+            "tokenizer_mode": "mistral",
+            "config_format": "mistral",
+            "load_format": "mistral",
+            "max_num_seqs": 64,
+        }
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from vllm.cli import build_parser; "
+            "build_parser().parse_args(sys.argv[1:])",
+            *args,
+        ],
+        env={"PYTHONPATH": str(REPO / "tests/standins/vllm/src")},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
