@@ -1,0 +1,109 @@
+"""vLLM (the stand-in wheel, installed the real way) as a hardened, health-gated service."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+KEY = "sk-gpu-molecule-0123456789"
+SEED = (
+    "serve mistralai/Devstral-2-123B-Instruct-2512 --served-model-name devstral "
+    "--tool-call-parser mistral --enable-auto-tool-choice --tensor-parallel-size 2 "
+    "--quantization fp8"
+)
+
+
+def test_unit_active_with_the_seed_flags(host) -> None:
+    assert host.service("vllm").is_running and host.service("vllm").is_enabled
+    unit = host.file("/etc/systemd/system/vllm.service").content_string
+    assert f"ExecStart=/opt/vllm/current/bin/vllm {SEED} " in unit
+    assert KEY not in unit
+    for setting in (
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "HF_HUB_OFFLINE=1",
+        "TimeoutStartSec=1800",
+    ):
+        assert setting in unit
+    assert KEY not in host.check_output("ps -eo args")
+
+
+def test_versioned_venv_and_current_link(host) -> None:
+    assert host.file("/opt/vllm/current").linked_to == "/opt/vllm/0.33.0"
+    assert host.file("/opt/vllm/0.33.0/bin/vllm").is_file
+    assert "0.33.0" in host.check_output("/opt/vllm/current/bin/vllm --version")
+
+
+def test_api_key_only_in_the_private_env_file(host) -> None:
+    env = host.file("/etc/vllm/vllm.env")
+    assert env.mode == 0o600 and env.user == "root" and KEY in env.content_string
+
+
+def test_serves_the_model_only_with_the_key(host) -> None:
+    assert '"devstral"' in host.check_output(
+        f"curl -sf http://127.0.0.1:8000/v1/models -H 'Authorization: Bearer {KEY}'"
+    )
+    code = host.check_output(
+        "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/v1/models"
+    )
+    assert code == "401"
+    assert "vllm:num_requests_running" in host.check_output(
+        "curl -sf http://127.0.0.1:8000/metrics"
+    )
+
+
+def play(*extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the converge play again against the test host, with other variables."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("gpus", "message"),
+    [
+        (
+            "0, NVIDIA B200, 10.0, 183359, 182500, 580.95.05\n",
+            "1 GPU(s) visible but tensor_parallel_size is 2",
+        ),
+        (
+            "0, NVIDIA A100-SXM4-80GB, 8.0, 81920, 81000, 570.86.10\n"
+            "1, NVIDIA A100-SXM4-80GB, 8.0, 81920, 81000, 570.86.10\n",
+            "fp8 needs compute capability >= 8.9",
+        ),
+    ],
+)
+def test_preflight_refuses_unfit_gpus(host, gpus, message) -> None:
+    host.run(f"printf '{gpus}' > /etc/ccprov-standin-gpus.csv")
+    try:
+        proc = play("-e", "vllm_server_preflight_only=true")
+    finally:
+        host.run("rm -f /etc/ccprov-standin-gpus.csv")
+    assert proc.returncode != 0
+    assert message in proc.stdout
+
+
+def test_failed_upgrade_rolls_back_and_keeps_serving(host) -> None:
+    proc = play("-e", "standin_version=0.33.1", "-e", "vllm_server_health_timeout=20")
+    assert proc.returncode != 0
+    assert "vLLM 0.33.1 did not serve devstral" in proc.stdout
+    assert "Rolled back to 0.33.0, which is serving again" in proc.stdout
+    assert host.file("/opt/vllm/current").linked_to == "/opt/vllm/0.33.0"
+    assert host.service("vllm").is_running
+    assert '"devstral"' in host.check_output(
+        f"curl -sf http://127.0.0.1:8000/v1/models -H 'Authorization: Bearer {KEY}'"
+    )

@@ -1,0 +1,59 @@
+"""On a real GPU host: the service answers a multi-turn tool conversation (upgrade smoke)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+KEY = os.environ.get("CCPROV_GPU_API_KEY", "sk-gpu-optin")
+
+
+def test_serves_devstral(host) -> None:
+    assert host.service("vllm").is_running
+    out = host.check_output(
+        f"curl -sf http://127.0.0.1:8000/v1/models -H 'Authorization: Bearer {KEY}'"
+    )
+    assert "devstral" in out
+
+
+def test_multi_turn_tool_round_trip(host) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "Read",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"file_path": {"type": "string"}},
+                    "required": ["file_path"],
+                },
+            },
+        }
+    ]
+    first = {
+        "model": "devstral",
+        "tools": tools,
+        "messages": [{"role": "user", "content": "Use the Read tool to read /etc/hostname."}],
+    }
+    reply = json.loads(
+        host.check_output(
+            "curl -sf http://127.0.0.1:8000/v1/chat/completions -H 'content-type: application/json' "
+            f"-H 'Authorization: Bearer {KEY}' -d '{json.dumps(first)}'"
+        )
+    )
+    call = reply["choices"][0]["message"]["tool_calls"][0]
+    second = {
+        **first,
+        "messages": [
+            *first["messages"],
+            reply["choices"][0]["message"],
+            {"role": "tool", "tool_call_id": call["id"], "content": "gpu-host"},
+        ],
+    }
+    answer = json.loads(
+        host.check_output(
+            "curl -sf http://127.0.0.1:8000/v1/chat/completions -H 'content-type: application/json' "
+            f"-H 'Authorization: Bearer {KEY}' -d '{json.dumps(second)}'"
+        )
+    )
+    assert answer["choices"][0]["message"]["content"]
