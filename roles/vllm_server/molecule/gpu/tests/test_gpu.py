@@ -37,7 +37,8 @@ def test_multi_turn_tool_round_trip(host) -> None:
     }
     reply = json.loads(
         host.check_output(
-            "curl -sf http://127.0.0.1:8000/v1/chat/completions -H 'content-type: application/json' "
+            "curl -sf http://127.0.0.1:8000/v1/chat/completions -H 'content-type: application/json'"
+            " "
             f"-H 'Authorization: Bearer {KEY}' -d '{json.dumps(first)}'"
         )
     )
@@ -52,7 +53,8 @@ def test_multi_turn_tool_round_trip(host) -> None:
     }
     answer = json.loads(
         host.check_output(
-            "curl -sf http://127.0.0.1:8000/v1/chat/completions -H 'content-type: application/json' "
+            "curl -sf http://127.0.0.1:8000/v1/chat/completions -H 'content-type: application/json'"
+            " "
             f"-H 'Authorization: Bearer {KEY}' -d '{json.dumps(second)}'"
         )
     )
