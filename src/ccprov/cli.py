@@ -110,10 +110,30 @@ def workstation(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Backends file to read [default: $CLAUDE_BACKENDS_ENV or ~/.claude-backends.env].",
 )
-def status(env_file: Path | None) -> None:
-    """Show the configured backends, which one this shell uses, and whether each answers
-    (a rejected key is told apart from a gateway that is down). Exit 1 if the active
-    backend (or `local`) does not answer."""
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    help="Report on every host of this Ansible inventory instead of this workstation.",
+)
+@click.option("--limit", metavar="PATTERN", help="With -i: only hosts matching this pattern.")
+@click.option("--forks", default=25, show_default=True, help="With -i: hosts checked at once.")
+def status(
+    env_file: Path | None, inventory_path: Path | None, limit: str | None, forks: int
+) -> None:
+    """Without -i: this workstation's backends, which one this shell uses, and whether each
+    answers (a rejected key is told apart from a gateway that is down); exit 1 if the
+    active backend (or `local`) does not answer. With -i: per host over SSH, the service,
+    pinned vs installed version, health endpoint and GPUs; exit 1 if anything is wrong."""
+    if inventory_path:
+        from ccprov import fleet_status
+        from ccprov.runner import RunnerError
+
+        try:
+            sys.exit(fleet_status.run(inventory_path, limit, forks))
+        except RunnerError as exc:
+            raise click.ClickException(str(exc)) from None
     from ccprov import status as impl
 
     sys.exit(impl.run(env_file))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,13 @@ def _groups_of(data: dict[str, Any]) -> dict[str, set[str]]:
     return member
 
 
+def _expand(value: str | None, inventory_dir: str) -> str | None:
+    """The one Jinja expression inventories commonly use in paths: {{ inventory_dir }}."""
+    if value is None:
+        return None
+    return re.sub(r"\{\{\s*inventory_dir\s*\}\}", inventory_dir, str(value))
+
+
 def load(
     inventory: Path, limit: str | None = None, vault_args: list[str] | None = None
 ) -> list[Host]:
@@ -70,6 +78,7 @@ def load(
         raise RunnerError(f"cannot read inventory {inventory}: {last}")
     data = json.loads(proc.stdout)
     hostvars = data.get("_meta", {}).get("hostvars", {})
+    inventory_dir = str((inventory if inventory.is_dir() else inventory.parent).resolve())
     membership = _groups_of(data)
     hosts = []
     for name in sorted(membership):
@@ -81,7 +90,7 @@ def load(
                 address=str(hv.get("ansible_host", name)),
                 user=hv.get("ansible_user") or hv.get("ansible_ssh_user"),
                 port=int(port) if port else None,
-                key_file=hv.get("ansible_ssh_private_key_file"),
+                key_file=_expand(hv.get("ansible_ssh_private_key_file"), inventory_dir),
                 connection=str(hv.get("ansible_connection", "ssh")),
                 groups=tuple(sorted(membership[name] - {"all", "ungrouped"})),
                 variables=hv,

@@ -1,0 +1,24 @@
+"""Filters that tie the plays together (a GPU host's vars -> a gateway backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def ccprov_vllm_backend(hostvars: dict[str, Any]) -> dict[str, Any]:
+    """The gateway backend entry for one GPU host: its OpenAI-compatible /v1 URL and key."""
+    address = (
+        hostvars.get("ccprov_address")
+        or hostvars.get("ansible_host")
+        or hostvars["inventory_hostname"]
+    )
+    port = hostvars.get("vllm_server_port", 8000)
+    backend: dict[str, Any] = {"api_base": f"http://{address}:{port}/v1"}
+    if hostvars.get("vllm_server_api_key"):
+        backend["api_key"] = hostvars["vllm_server_api_key"]
+    return backend
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"ccprov_vllm_backend": ccprov_vllm_backend}

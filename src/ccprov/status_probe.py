@@ -1,0 +1,68 @@
+"""Report one host's ccprov services. Runs ON the host (sent over SSH by `ccprov status -i`).
+
+Standard library only, Python >= 3.7; prints one JSON document. Reads only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from typing import Any
+
+SERVICES = {
+    # unit: (install root, health path)
+    "vllm": ("/opt/vllm", "/health"),
+    "litellm": ("/opt/litellm", "/health/liveliness"),
+}
+
+
+def _run(*command: str) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _health(port: int, path: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return "ok" if response.status == 200 else f"HTTP {response.status}"
+    except OSError as exc:
+        return f"down ({getattr(exc, 'reason', exc)})"
+
+
+def service(unit: str, port: int) -> dict[str, Any]:
+    root, path = SERVICES[unit]
+    current = os.path.join(root, "current")
+    installed = os.path.basename(os.path.realpath(current)) if os.path.islink(current) else ""
+    state = _run("systemctl", "is-active", f"{unit}.service") or "unknown"
+    return {
+        "active": state,
+        "installed": installed,
+        "health": _health(port, path) if state == "active" else "-",
+    }
+
+
+def gpus() -> list[str]:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    out = _run(smi, "--query-gpu=name,memory.used,memory.total", "--format=csv,noheader,nounits")
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def main(argv: list[str]) -> int:
+    wanted = json.loads(argv[1]) if len(argv) > 1 else {}
+    report: dict[str, Any] = {"services": {}, "gpus": gpus()}
+    for unit, port in wanted.items():
+        report["services"][unit] = service(unit, int(port))
+    json.dump(report, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,209 @@
+"""The whole stack on three test-bed hosts: `ansible-playbook site.yml -i inventories/local`
+(GPU host with the vLLM stand-in, gateway, workstation), then, as the developer on the
+workstation, `source claude-switch local` and the real `claude -p "Say OK"` through
+gateway -> GPU host. A second run changes nothing. `ccprov audit` finds planted malware."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLAUDE, REPO
+
+pytestmark = pytest.mark.hostbed
+
+BIN = Path(sys.executable).parent
+NETWORK = "ccprov-e2e"
+HOSTS = {"ccprov-gpu1": "10.89.77.11", "ccprov-gw1": "10.89.77.12", "ccprov-ws1": "10.89.77.13"}
+IMAGE = "localhost/ccprov-hostbed:latest"
+KEY = REPO / ".cache/hostbed/id_ed25519"
+INVENTORY = REPO / "inventories/local"
+
+
+def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, text=True, capture_output=True, check=check, **kwargs)
+
+
+def podman_exec(host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return sh("podman", "exec", host, *command, check=check)
+
+
+def site(*extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "site.yml", "-i", str(INVENTORY), *extra],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=1800,
+        check=False,
+    )
+    print(f"\n### site.yml rc={proc.returncode} in {time.monotonic() - start:.0f}s", flush=True)
+    print(proc.stdout[-6000:], flush=True)
+    return proc
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    found = {}
+    for host, stats in re.findall(r"^(ccprov-\w+)\s+:\s+(.*)$", output, re.M):
+        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", stats)}
+    return found
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[dict[str, str]]:
+    KEY.parent.mkdir(parents=True, exist_ok=True)
+    if not KEY.exists():
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(KEY))
+    if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
+        sh("podman", "network", "create", "--subnet", "10.89.77.0/24", NETWORK)
+    sh(
+        "bash",
+        str(REPO / "tests/standins/vllm/build-wheelhouse.sh"),
+        str(REPO / ".cache/standin-wheelhouse"),
+        "0.33.0",
+    )
+    for name, ip in HOSTS.items():
+        sh("podman", "rm", "-f", name, check=False)
+        sh(
+            "podman",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            name,
+            "--network",
+            NETWORK,
+            "--ip",
+            ip,
+            "--runtime",
+            "runc",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+            "--systemd=always",
+            IMAGE,
+            "/sbin/init",
+        )
+    public = KEY.with_suffix(".pub").read_text()
+    for name in HOSTS:
+        podman_exec(
+            name,
+            "bash",
+            "-c",
+            f"mkdir -p -m 700 /root/.ssh && echo '{public.strip()}' "
+            "> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+        )
+        for _ in range(60):
+            if (
+                podman_exec(name, "systemctl", "is-active", "ssh", check=False).stdout.strip()
+                == "active"
+            ):
+                break
+            time.sleep(0.5)
+    # What cannot exist on a test host: a GPU (stand-in nvidia-smi) and, on the
+    # workstation, the developer's own Claude Code install (the real binary, copied in).
+    sh(
+        "podman",
+        "cp",
+        str(REPO / "tests/standins/nvidia-smi"),
+        "ccprov-gpu1:/usr/local/bin/nvidia-smi",
+    )
+    sh("podman", "cp", str(CLAUDE.resolve()), "ccprov-ws1:/usr/local/bin/claude")
+    podman_exec("ccprov-ws1", "useradd", "--create-home", "--shell", "/bin/bash", "dev")
+    try:
+        yield HOSTS
+    finally:
+        for name in HOSTS:
+            sh("podman", "rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def deployed(hosts) -> str:
+    proc = site()
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_site_deploys_all_three_tiers(deployed, hosts) -> None:
+    assert set(recap(deployed)) == set(hosts)
+    assert podman_exec("ccprov-gpu1", "systemctl", "is-active", "vllm").stdout.strip() == "active"
+    assert podman_exec("ccprov-gw1", "systemctl", "is-active", "litellm").stdout.strip() == "active"
+    config = podman_exec("ccprov-gw1", "cat", "/etc/litellm/config.yaml").stdout
+    assert "api_base: http://10.89.77.11:8000/v1" in config  # from the gpu_hosts group
+    env = podman_exec("ccprov-ws1", "cat", "/home/dev/.claude-backends.env").stdout
+    assert 'LOCAL_BASE_URL="http://10.89.77.12:4000"' in env  # from the gateways group
+
+
+def test_developer_gets_ok_through_gateway_and_gpu_host(deployed) -> None:
+    command = (
+        "source claude-switch local >/dev/null && "
+        "DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 CLAUDE_CODE_MAX_RETRIES=0 "
+        "claude -p 'Say OK' --output-format text"
+    )
+    proc = podman_exec(
+        "ccprov-ws1", "runuser", "-l", "dev", "-c", f'bash -ic "{command}"', check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "OK"
+
+
+def test_second_run_changes_nothing(deployed) -> None:
+    proc = site()
+    assert proc.returncode == 0
+    stats = recap(proc.stdout)
+    assert {host: s["changed"] for host, s in stats.items()} == {h: 0 for h in HOSTS}
+
+
+def test_audit_finds_planted_litellm_and_pth(deployed) -> None:
+    site_dir = "/opt/someapp/venv/lib/python3.11/site-packages"
+    podman_exec(
+        "ccprov-ws1",
+        "bash",
+        "-c",
+        f"mkdir -p {site_dir}/litellm-1.82.8.dist-info && "
+        f"printf 'Name: litellm\\nVersion: 1.82.8\\n' > "
+        f"{site_dir}/litellm-1.82.8.dist-info/METADATA && "
+        f"echo 'import os; exec(\"payload\")' > {site_dir}/litellm_init.pth",
+    )
+    try:
+        proc = sh(str(BIN / "ccprov"), "audit", "-i", str(INVENTORY), check=False)
+    finally:
+        podman_exec("ccprov-ws1", "rm", "-rf", "/opt/someapp")
+    print(proc.stdout)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = {
+        line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("ccprov-")
+    }
+    assert "COMPROMISED" in rows["ccprov-ws1"]
+    assert "clean" in rows["ccprov-gw1"] and "1.106.2" in rows["ccprov-gw1"]
+    assert "litellm 1.82.8 is a compromised release" in proc.stdout
+    assert "litellm_init.pth" in proc.stdout
+
+
+def test_fleet_status_reports_every_host(deployed) -> None:
+    proc = sh(str(BIN / "ccprov"), "status", "-i", str(INVENTORY), check=False)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("ccprov-")}
+    assert "vllm" in rows["ccprov-gpu1"] and "0.33.0" in rows["ccprov-gpu1"]
+    assert "NVIDIA B200" in rows["ccprov-gpu1"]
+    assert "litellm" in rows["ccprov-gw1"] and "1.106.2" in rows["ccprov-gw1"]
+    assert "3 hosts: all healthy" in proc.stdout
+    podman_exec("ccprov-gw1", "systemctl", "stop", "litellm")
+    try:
+        down = sh(str(BIN / "ccprov"), "status", "-i", str(INVENTORY), check=False)
+    finally:
+        podman_exec("ccprov-gw1", "systemctl", "start", "litellm")
+    assert down.returncode == 1 and "needs attention" in down.stdout
