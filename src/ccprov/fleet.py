@@ -1,13 +1,15 @@
 """Run one self-contained Python probe on many hosts in parallel, over SSH with Fabric.
 
-The probe's source goes over stdin to the host's python3 (nothing is copied or left
-behind); it prints one JSON document, which comes back as a dict per host.
+The probe's source travels base64-encoded in the command itself (nothing is copied or
+left behind, and no stdin end-of-file is needed); it prints one JSON document, which
+comes back as a dict per host.
 """
 
 from __future__ import annotations
 
-import io
+import base64
 import json
+import logging
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -25,22 +27,30 @@ class HostResult:
     error: str | None = None
 
 
-def _command(host: Host, args: list[str]) -> str:
+# Decode the probe from argv[1] and run it as __main__ with the remaining arguments.
+_LOADER = (
+    "import base64,sys;src=base64.b64decode(sys.argv[1]).decode();"
+    "sys.argv=sys.argv[1:];exec(compile(src,'ccprov-probe','exec'),{'__name__':'__main__'})"
+)
+
+
+def _command(host: Host, source: str, args: list[str]) -> str:
     python = str(host.variables.get("ansible_python_interpreter", "python3"))
     if "{{" in python or python.startswith("auto"):
         python = "python3"
-    command = " ".join(shlex.quote(part) for part in [python, "-", *args])
+    encoded = base64.b64encode(source.encode()).decode()
+    command = " ".join(shlex.quote(part) for part in [python, "-c", _LOADER, encoded, *args])
     become = host.user not in (None, "root") or bool(host.variables.get("ansible_become"))
     return f"sudo -n {command}" if become and host.connection != "local" else command
 
 
 def _run_one(host: Host, source: str, args: list[str], timeout: float) -> HostResult:
-    command = _command(host, args)
+    command = _command(host, source, args)
     try:
         if host.connection == "local":
             proc = subprocess.run(
                 ["/bin/sh", "-c", command],
-                input=source,
+                stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -58,7 +68,7 @@ def _run_one(host: Host, source: str, args: list[str], timeout: float) -> HostRe
             ) as conn:
                 result = conn.run(
                     command,
-                    in_stream=io.StringIO(source),
+                    in_stream=False,
                     hide=True,
                     warn=True,
                     timeout=timeout,
@@ -75,6 +85,11 @@ def _run_one(host: Host, source: str, args: list[str], timeout: float) -> HostRe
         return HostResult(host, None, "probe printed no JSON")
 
 
+def _quiet_paramiko() -> None:
+    # paramiko logs tracebacks for unreachable hosts; the table already says "unreachable".
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+
 def run_probe(
     hosts: list[Host],
     source: str,
@@ -85,6 +100,7 @@ def run_probe(
     progress: Callable[[HostResult], None] | None = None,
 ) -> list[HostResult]:
     """Run the probe on every host, at most `forks` at a time; results in host order."""
+    _quiet_paramiko()
     results: dict[str, HostResult] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
         futures = {pool.submit(_run_one, h, source, args or [], timeout): h for h in hosts}

@@ -51,8 +51,18 @@ def gpus() -> list[str]:
     smi = shutil.which("nvidia-smi")
     if not smi:
         return []
-    out = _run(smi, "--query-gpu=name,memory.used,memory.total", "--format=csv,noheader,nounits")
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    # The same query as the GPU preflight: index, name, cc, total, free, driver.
+    out = _run(
+        smi,
+        "--query-gpu=index,name,compute_cap,memory.total,memory.free,driver_version",
+        "--format=csv,noheader,nounits",
+    )
+    found = []
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 6:
+            found.append(f"{fields[1]} ({fields[4]}/{fields[3]} MiB free)")
+    return found
 
 
 def main(argv: list[str]) -> int:

@@ -58,6 +58,8 @@ def test_serves_the_model_only_with_the_key(host) -> None:
 def play(*extra: str) -> subprocess.CompletedProcess[str]:
     """Run the converge play again against the test host, with other variables."""
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    # One-line JSON results, so long messages are not wrapped.
+    env = {**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_FORCE_COLOR": "0"}
     return subprocess.run(
         [
             "ansible-playbook",
@@ -70,6 +72,7 @@ def play(*extra: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
+        env=env,
     )
 
 
@@ -94,14 +97,15 @@ def test_preflight_refuses_unfit_gpus(host, gpus, message) -> None:
     finally:
         host.run("rm -f /etc/ccprov-standin-gpus.csv")
     assert proc.returncode != 0
-    assert message in proc.stdout
+    assert message in proc.stdout + proc.stderr
 
 
 def test_failed_upgrade_rolls_back_and_keeps_serving(host) -> None:
     proc = play("-e", "standin_version=0.33.1", "-e", "vllm_server_health_timeout=20")
     assert proc.returncode != 0
-    assert "vLLM 0.33.1 did not serve devstral" in proc.stdout
-    assert "Rolled back to 0.33.0, which is serving again" in proc.stdout
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert "vLLM 0.33.1 did not serve devstral" in output
+    assert "Rolled back to 0.33.0, which is serving again" in output
     assert host.file("/opt/vllm/current").linked_to == "/opt/vllm/0.33.0"
     assert host.service("vllm").is_running
     assert '"devstral"' in host.check_output(
