@@ -196,7 +196,9 @@ def test_fleet_status_reports_every_host(deployed) -> None:
     proc = sh(str(BIN / "ccprov"), "status", "-i", str(INVENTORY), check=False)
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("ccprov-")}
+    rows = {
+        line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("ccprov-")
+    }
     assert "vllm" in rows["ccprov-gpu1"] and "0.33.0" in rows["ccprov-gpu1"]
     assert "NVIDIA B200" in rows["ccprov-gpu1"]
     assert "litellm" in rows["ccprov-gw1"] and "1.106.2" in rows["ccprov-gw1"]
