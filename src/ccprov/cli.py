@@ -240,6 +240,57 @@ def audit(
     sys.exit(code)
 
 
+@cli.group()
+def keys() -> None:
+    """Per-developer gateway keys: one key per person, revocable. The inventory keeps only
+    SHA-256 hashes (litellm_gateway_developer_keys); apply changes with the gateways play."""
+
+
+_inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The Ansible inventory whose gateway variables hold the key hashes.",
+)
+
+
+@keys.command("add")
+@click.argument("name")
+@_inventory_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the key to this new file (mode 0600) instead of printing it.",
+)
+@click.option("--rotate", is_flag=True, help="Replace NAME's active key with a new one.")
+def keys_add(name: str, inventory_path: Path, out: Path | None, rotate: bool) -> None:
+    """Make a strong random key for NAME, store its hash, and show the key once."""
+    from ccprov import keys as impl
+
+    impl.add(inventory_path, name, out, rotate)
+
+
+@keys.command("revoke")
+@click.argument("name")
+@_inventory_option
+def keys_revoke(name: str, inventory_path: Path) -> None:
+    """Mark NAME's key disabled: after the gateways play it gets 401, without a restart."""
+    from ccprov import keys as impl
+
+    impl.revoke(inventory_path, name)
+
+
+@keys.command("list")
+@_inventory_option
+def keys_list(inventory_path: Path) -> None:
+    """Names, creation dates and states (never keys)."""
+    from ccprov import keys as impl
+
+    impl.listing(inventory_path)
+
+
 def main() -> None:
     cli()
 

@@ -170,12 +170,25 @@ class Gateway:
     url: str
     master_key: str
     log: Path
+    keys_file: Path
+
+    def set_developers(self, developers: dict[str, dict[str, object]]) -> None:
+        """Rewrite the key hashes, as the role's template does (the gateway re-reads it)."""
+        import yaml
+
+        self.keys_file.write_text(yaml.safe_dump({"developers": developers}))
+        stamp = time.time_ns() + 1_000_000_000
+        os.utime(self.keys_file, ns=(stamp, stamp))
 
 
 @pytest.fixture(scope="session")
 def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("gateway")
     config = render_gateway_config(tmp, standin_vllm.url)
+    # The per-developer key hook sits next to the config, as the role installs it.
+    shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
+    keys_file = tmp / "keys.yaml"
+    keys_file.write_text("developers: {}\n")
     port = free_port()
     log = tmp / "litellm.log"
     env = {
@@ -186,6 +199,7 @@ def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",
         "LITELLM_LOG": "WARNING",
+        "CCPROV_KEYS_FILE": str(keys_file),
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -216,7 +230,7 @@ def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
         proc.kill()
         pytest.fail("LiteLLM did not become ready:\n" + log.read_text()[-3000:])
     try:
-        yield Gateway(url, MASTER_KEY, log)
+        yield Gateway(url, MASTER_KEY, log, keys_file)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

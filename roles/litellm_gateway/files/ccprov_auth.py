@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("ccprov_auth")
@@ -34,19 +33,21 @@ class KeysFileError(ValueError):
     pass
 
 
-@dataclass
+# Plain classes, not dataclasses: LiteLLM imports this file without registering it in
+# sys.modules, which dataclasses need.
 class Verdict:
-    user: str | None
-    error: str | None = None
+    def __init__(self, user: str | None, error: str | None = None) -> None:
+        self.user = user
+        self.error = error
 
 
-@dataclass
 class KeyStore:
-    path: str
-    master_key: str = ""
-    _mtime: float | None = None
-    _developers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, path: str, master_key: str = "") -> None:
+        self.path = path
+        self.master_key = master_key
+        self._mtime: int | None = None
+        self._developers: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
 
     def _load(self) -> None:
         """Re-read the file when it changed; keep the last good set if it is broken."""
@@ -62,13 +63,18 @@ class KeyStore:
             try:
                 self._developers = parse_keys_file(self.path) if mtime is not None else {}
             except KeysFileError as exc:
-                log.warning("ccprov keys file %s refused, keeping the last good set: %s", self.path, exc)
+                log.warning(
+                    "ccprov keys file %s refused, keeping the last good set: %s", self.path, exc
+                )
             self._mtime = mtime
 
     def check(self, key: str | None) -> Verdict:
         if not key:
-            return Verdict(None, "No API key: send your gateway key as `Authorization: Bearer "
-                                 "<key>` (ANTHROPIC_AUTH_TOKEN, set by `source claude-switch local`).")
+            return Verdict(
+                None,
+                "No API key: send your gateway key as `Authorization: Bearer "
+                "<key>` (ANTHROPIC_AUTH_TOKEN, set by `source claude-switch local`).",
+            )
         if self.master_key and hmac.compare_digest(key.encode(), self.master_key.encode()):
             return Verdict("ops")
         self._load()
@@ -79,8 +85,11 @@ class KeyStore:
             if hmac.compare_digest(digest, str(entry.get("sha256", ""))):
                 match = name
         if match is None:
-            return Verdict(None, "Unknown API key: check LOCAL_TOKEN in ~/.claude-backends.env, "
-                                 "or ask ops for your own gateway key.")
+            return Verdict(
+                None,
+                "Unknown API key: check LOCAL_TOKEN in ~/.claude-backends.env, "
+                "or ask ops for your own gateway key.",
+            )
         if self._developers[match].get("disabled"):
             return Verdict(None, f"The key of '{match}' was revoked: ask ops for a new one.")
         return Verdict(match)
