@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+from pathlib import Path
 
 MASTER = "sk-master-molecule-0123456789"
 VERSION = "1.106.2"
@@ -88,3 +92,88 @@ def test_wrong_key_is_refused(host) -> None:
         "-H 'Authorization: Bearer sk-wrong'"
     )
     assert code in ("400", "401", "403")
+
+
+ALICE = "sk-ccprov-alice-molecule-0123456789"
+CAROL = "sk-ccprov-carol-molecule-0123456789"
+BOB = "sk-ccprov-bob-molecule-0123456789"
+
+
+def _models(host, key: str) -> tuple[str, str]:
+    out = host.check_output(
+        "curl -s -w '\\n%{http_code}' http://127.0.0.1:4000/v1/models "
+        f"-H 'Authorization: Bearer {key}'"
+    )
+    body, _, code = out.rpartition("\n")
+    return code, body
+
+
+def test_each_developer_key_answers(host) -> None:
+    assert _models(host, ALICE)[0] == "200"
+    assert _models(host, CAROL)[0] == "200"
+    code = host.check_output(
+        "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/v1/models "
+        f"-H 'x-api-key: {CAROL}'"
+    )
+    assert code == "200"
+
+
+def test_wrong_and_revoked_keys_get_401_with_the_reason(host) -> None:
+    code, body = _models(host, "sk-wrong")
+    assert code == "401" and "Unknown API key" in body
+    code, body = _models(host, BOB)
+    assert code == "401" and "revoked" in body
+
+
+def test_keys_file_holds_hashes_only(host) -> None:
+    keys = host.file("/etc/litellm/keys.yaml")
+    assert keys.mode == 0o640 and keys.user == "root" and keys.group == "litellm"
+    for key in (ALICE, CAROL, BOB):
+        found = host.run(f"grep -rl -- '{key}' /etc /opt/litellm /var/lib/litellm 2>/dev/null")
+        assert found.stdout == "", found.stdout
+        assert key not in host.check_output("journalctl --no-pager -o cat || true")
+
+
+def play(*extra: str) -> subprocess.CompletedProcess[str]:
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    env = {**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_FORCE_COLOR": "0"}
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env=env,
+    )
+
+
+def test_revoking_by_rerunning_the_play_needs_no_restart(host) -> None:
+    started = host.check_output("systemctl show -p ActiveEnterTimestamp --value litellm")
+    hashes = {
+        name: hashlib.sha256(key.encode()).hexdigest()
+        for name, key in (("alice", ALICE), ("carol", CAROL), ("bob", BOB))
+    }
+    revoked = {
+        "litellm_gateway_developer_keys": {
+            "alice": {"sha256": hashes["alice"], "created": "2026-11-24", "disabled": True},
+            "carol": {"sha256": hashes["carol"], "created": "2026-11-24"},
+            "bob": {"sha256": hashes["bob"], "created": "2026-11-01", "disabled": True},
+        }
+    }
+    proc = play("-e", json.dumps(revoked), "-e", "litellm_gateway_smoke_test=false")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    try:
+        code, body = _models(host, ALICE)
+        assert code == "401" and "revoked" in body
+        assert _models(host, CAROL)[0] == "200"
+        assert (
+            host.check_output("systemctl show -p ActiveEnterTimestamp --value litellm") == started
+        )
+    finally:
+        play("-e", "litellm_gateway_smoke_test=false")  # back to the scenario's keys
