@@ -97,6 +97,10 @@ def _role_default(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def litellm_venv() -> Path:
+    return ensure_litellm_venv()
+
+
+def ensure_litellm_venv() -> Path:
     """The pinned LiteLLM, installed exactly as the role does (hash-locked), cached."""
     version = _role_default("litellm_gateway_version")
     lock = GATEWAY_ROLE / f"files/requirements/litellm-{version}.txt"
@@ -181,10 +185,12 @@ class Gateway:
         os.utime(self.keys_file, ns=(stamp, stamp))
 
 
-@pytest.fixture(scope="session")
-def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
-    tmp = tmp_path_factory.mktemp("gateway")
-    config = render_gateway_config(tmp, standin_vllm.url)
+def start_gateway(
+    tmp: Path, backend_url: str, backend_key: str, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], Gateway]:
+    """The real pinned LiteLLM with the role's config and key hook, on 127.0.0.1."""
+    venv = ensure_litellm_venv()
+    config = render_gateway_config(tmp, backend_url)
     # The per-developer key hook sits next to the config, as the role installs it.
     shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
     keys_file = tmp / "keys.yaml"
@@ -195,42 +201,46 @@ def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp),
         "LITELLM_MASTER_KEY": MASTER_KEY,
-        "LITELLM_BACKEND_KEY_1": standin_vllm.api_key,
+        "LITELLM_BACKEND_KEY_1": backend_key,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",
         "LITELLM_LOG": "WARNING",
         "CCPROV_KEYS_FILE": str(keys_file),
     }
+    command = [
+        str(venv / "bin/litellm"),
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        str(workers),
+    ]
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                str(litellm_venv / "bin/litellm"),
-                "--config",
-                str(config),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail("LiteLLM exited at start:\n" + log.read_text()[-3000:])
+            raise RuntimeError("LiteLLM exited at start:\n" + log.read_text()[-3000:])
         try:
             with urllib.request.urlopen(f"{url}/health/readiness", timeout=2):
-                break
+                return proc, Gateway(url, MASTER_KEY, log, keys_file)
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("LiteLLM did not become ready:\n" + log.read_text()[-3000:])
+    proc.kill()
+    raise RuntimeError("LiteLLM did not become ready:\n" + log.read_text()[-3000:])
+
+
+@pytest.fixture(scope="session")
+def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
+    proc, gw = start_gateway(
+        tmp_path_factory.mktemp("gateway"), standin_vllm.url, standin_vllm.api_key
+    )
     try:
-        yield Gateway(url, MASTER_KEY, log, keys_file)
+        yield gw
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -1,0 +1,344 @@
+"""ccprov benchmarks: how fast onboarding and the gateway are (figures, not pass/fail).
+
+    .venv/bin/python bench/run.py [--runs 5] [--only onboarding,gateway] [--requests 200]
+
+Prints a table per benchmark, writes bench/results.json and regenerates bench/README.md.
+Everything runs on this machine: the vLLM stand-in (answers instantly) as the backend, the
+real pinned LiteLLM (installed from the role's lock) as the gateway, the real ccprov CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import free_port, start_standin  # noqa: E402 (after the path fix)
+from tests.e2e.conftest import start_gateway  # noqa: E402
+
+BIN = Path(sys.executable).parent
+RESULTS = REPO / "bench/results.json"
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return round(ordered[index], 2)
+
+
+# --- 1. Onboarding ------------------------------------------------------------------------
+
+
+def onboarding(runs: int, backend_url: str, key: str) -> dict[str, Any]:
+    fresh: list[float] = []
+    rerun: list[float] = []
+    ansible_fresh: list[float] = []
+    check: list[float] = []
+    changed_rerun: list[int] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp) / "home"
+            home.mkdir()
+            key_file = Path(tmp) / "key"
+            key_file.write_text(key + "\n")
+            env = {**os.environ, "HOME": str(home)}
+            command = [
+                str(BIN / "ccprov"),
+                "workstation",
+                "--base-url",
+                backend_url,
+                "--token-file",
+                str(key_file),
+                "--yes",
+            ]
+            for target in (fresh, rerun):
+                start = time.perf_counter()
+                proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                target.append(time.perf_counter() - start)
+                if target is fresh:
+                    ansible_fresh.append(float(proc.stdout.split("Done in ")[1].split("s")[0]))
+                    check.append(float(proc.stdout.split("answered in ")[1].split(" ms")[0]) / 1000)
+                else:
+                    changed_rerun.append(
+                        int(proc.stdout.split("Done in ")[1].split(": ")[1].split()[0])
+                    )
+    return {
+        "fresh_total_s": spread(fresh),
+        "fresh_ansible_s": spread(ansible_fresh),
+        "live_check_s": spread(check),
+        "rerun_total_s": spread(rerun),
+        "rerun_changed": max(changed_rerun),
+        "targets": {"fresh_s": 5.0, "rerun_s": 3.0},
+    }
+
+
+def slowest_tasks(backend_url: str, key: str) -> list[tuple[str, float]]:
+    """profile_tasks over one fresh run of the workstation play."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "inv.json"
+        inventory.write_text(
+            json.dumps(
+                {
+                    "workstations": {
+                        "hosts": {
+                            "localhost": {
+                                "ansible_connection": "local",
+                                "ansible_python_interpreter": sys.executable,
+                            }
+                        }
+                    }
+                }
+            )
+        )
+        variables = Path(tmp) / "vars.json"
+        variables.write_text(
+            json.dumps(
+                {
+                    "workstation_home": str(Path(tmp)),
+                    "workstation_user": os.environ.get("USER", "root"),
+                    "workstation_local_base_url": backend_url,
+                    "workstation_local_token": key,
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        out = subprocess.run(
+            [
+                str(BIN / "ansible-playbook"),
+                str(REPO / "playbooks/workstations.yml"),
+                "-i",
+                str(inventory),
+                "-e",
+                f"@{variables}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    rows = []
+    for line in out.splitlines():
+        if " -" in line and line.rstrip().endswith("s") and ":" in line:
+            name, _, seconds = line.rpartition(" ")
+            try:
+                rows.append((name.strip(" -").split(" : ", 1)[-1], float(seconds.rstrip("s"))))
+            except ValueError:
+                continue
+    return sorted(rows, key=lambda r: -r[1])[:6]
+
+
+# --- 3. Gateway -----------------------------------------------------------------------------
+
+
+def _post(url: str, key: str, body: bytes) -> tuple[int, float, float | None]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    start = time.perf_counter()
+    conn.request(
+        "POST",
+        "/v1/messages",
+        body=body,
+        headers={
+            "Authorization": f"Bearer {key}",
+            "content-type": "application/json",
+            "anthropic-version": "2023-06-01",
+        },
+    )
+    response = conn.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    overhead = response.getheader("x-litellm-overhead-duration-ms")
+    conn.close()
+    return response.status, elapsed, float(overhead) if overhead else None
+
+
+def load(url: str, key: str, concurrency: int, requests: int, stream: bool) -> dict[str, Any]:
+    body = json.dumps(
+        {
+            "model": "devstral",
+            "max_tokens": 16,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "Say OK"}],
+        }
+    ).encode()
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(lambda _: _post(url, key, body), range(requests)))
+    wall = time.perf_counter() - start
+    latencies = [r[1] for r in results if r[0] == 200]
+    overheads = [r[2] for r in results if r[0] == 200 and r[2] is not None]
+    return {
+        "requests": requests,
+        "errors": sum(r[0] != 200 for r in results),
+        "rps": round(requests / wall, 1),
+        "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
+        "overhead_ms": {
+            "p50": percentile(overheads, 50) if overheads else None,
+            "p95": percentile(overheads, 95) if overheads else None,
+            "p99": percentile(overheads, 99) if overheads else None,
+        },
+    }
+
+
+def gateway(backend_url: str, backend_key: str, requests: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, gw = start_gateway(Path(tmp), backend_url, backend_key)
+        try:
+            for stream in (False, True):
+                for concurrency in (1, 10, 50):
+                    label = f"{'stream' if stream else 'plain'}-c{concurrency}"
+                    count = requests if concurrency > 1 else max(20, requests // 5)
+                    direct = load(backend_url, backend_key, concurrency, count, stream)
+                    through = load(gw.url, gw.master_key, concurrency, count, stream)
+                    through["added_vs_direct_p50_ms"] = round(
+                        through["latency_ms"]["p50"] - direct["latency_ms"]["p50"], 2
+                    )
+                    through["direct_p50_ms"] = direct["latency_ms"]["p50"]
+                    results[label] = through
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    return results
+
+
+# --- Report -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    claude = REPO / ".cache/node/node_modules/.bin/claude"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "claude": subprocess.run(
+            [str(claude), "--version"], capture_output=True, text=True
+        ).stdout.strip()
+        if claude.exists()
+        else "not installed",
+    }
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Regenerated by `.venv/bin/python bench/run.py` (figures, not pass/fail).",
+        "",
+        f"Machine: {results['machine']['cpus']} cores, {results['machine']['platform']}, "
+        f"Python {results['machine']['python']}, {results['machine']['date']}.",
+        "",
+    ]
+    if "onboarding" in results:
+        o = results["onboarding"]
+        lines += [
+            "## 1. `ccprov workstation` into a fresh HOME (local /v1/messages stand-in)",
+            "",
+            "| measure | median | min | max | target |",
+            "|---|---|---|---|---|",
+        ]
+        for key, label, target in (
+            ("fresh_total_s", "fresh run, total (s)", "<= 5"),
+            ("fresh_ansible_s", "fresh run, inside Ansible (s)", ""),
+            ("live_check_s", "live check (s)", ""),
+            ("rerun_total_s", "re-run, total (s)", "<= 3"),
+        ):
+            v = o[key]
+            lines.append(f"| {label} | {v['median']} | {v['min']} | {v['max']} | {target} |")
+        lines += [
+            "",
+            f"Re-run changes: {o['rerun_changed']} (must be 0).",
+            "",
+            "Slowest tasks (profile_tasks, one fresh run):",
+            "",
+        ]
+        lines += [f"- {name}: {seconds:.2f}s" for name, seconds in o.get("slowest_tasks", [])]
+        lines.append("")
+    if "gateway" in results:
+        lines += [
+            "## 3. The gateway (real pinned LiteLLM, stand-in backend answering at once)",
+            "",
+            "| load | req/s | errors | p50 ms | p95 ms | direct p50 ms | added p50 ms "
+            "| LiteLLM overhead p50/p95/p99 ms |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for label, r in results["gateway"].items():
+            ov = r["overhead_ms"]
+            lines.append(
+                f"| {label} | {r['rps']} | {r['errors']} | {r['latency_ms']['p50']} | "
+                f"{r['latency_ms']['p95']} | {r['direct_p50_ms']} | "
+                f"{r['added_vs_direct_p50_ms']} | "
+                f"{ov['p50']}/{ov['p95']}/{ov['p99']} |"
+            )
+        lines += [
+            "",
+            "Targets: added p50 <= 5 ms and p95 <= 20 ms at 50 concurrent, 0 errors. "
+            "The load generator shares the 2 cores with the gateway and the backend, so "
+            "wall latencies at 50 concurrent include queueing on this machine; "
+            "`x-litellm-overhead-duration-ms` is LiteLLM's own measure.",
+            "",
+        ]
+    lines += [
+        "Not measured yet: the workstation play over 1, 5 and 20 test-bed hosts, and the "
+        "gateway's cold provision time (see the open notes in the issue tracker).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per onboarding figure")
+    parser.add_argument("--requests", type=int, default=200, help="requests per gateway load")
+    parser.add_argument("--only", default="onboarding,gateway", help="comma list of benchmarks")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    port = free_port()
+    key = "sk-bench-standin-0123456789"
+    standin = start_standin(port, key)
+    backend = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {"machine": machine()}
+    try:
+        if "onboarding" in wanted:
+            results["onboarding"] = onboarding(args.runs, backend, key)
+            results["onboarding"]["slowest_tasks"] = slowest_tasks(backend, key)
+        if "gateway" in wanted:
+            results["gateway"] = gateway(backend, key, args.requests)
+    finally:
+        standin.terminate()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    report = render(results)
+    (REPO / "bench/README.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
