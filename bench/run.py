@@ -153,6 +153,74 @@ def slowest_tasks(backend_url: str, key: str) -> list[tuple[str, float]]:
     return sorted(rows, key=lambda r: -r[1])[:6]
 
 
+# --- 2. The workstation play over 1, 5 and 20 test-bed hosts --------------------------------
+
+
+def fleet(sizes: list[int], runs: int) -> dict[str, Any]:
+    """Wall time of playbooks/workstations.yml over N hosts, SSH as shipped in ansible.cfg."""
+    from tests.hostbed import hosts as testbed
+
+    results: dict[str, Any] = {}
+    biggest = max(sizes)
+    names = {f"ccprov-bench{i:02d}": f"10.89.77.{100 + i}" for i in range(1, biggest + 1)}
+    testbed.start(names)
+    try:
+        for name in names:
+            testbed.sh("podman", "exec", name, "useradd", "-m", "-s", "/bin/bash", "dev")
+        for size in sizes:
+            chosen = dict(list(names.items())[:size])
+            with tempfile.TemporaryDirectory() as tmp:
+                inventory = Path(tmp) / "hosts.json"
+                inventory.write_text(
+                    json.dumps(
+                        {
+                            "workstations": {
+                                "hosts": {n: {"ansible_host": ip} for n, ip in chosen.items()},
+                                "vars": {
+                                    "ansible_user": "root",
+                                    "ansible_ssh_private_key_file": str(testbed.key_path()),
+                                    "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                    "-o UserKnownHostsFile=/dev/null",
+                                    "workstation_user": "dev",
+                                    "workstation_local_base_url": "http://gateway.bench:4000",
+                                    "workstation_local_token": "sk-bench-0123456789",
+                                },
+                            }
+                        }
+                    )
+                )
+                env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+                timings: dict[str, list[float]] = {"fresh": [], "rerun": []}
+                for _ in range(runs):
+                    for name in chosen:  # a fresh home for every fresh run
+                        testbed.sh(
+                            "podman",
+                            "exec",
+                            name,
+                            "bash",
+                            "-c",
+                            "rm -rf /home/dev && mkdir -m 750 /home/dev && chown dev: /home/dev",
+                        )
+                    for phase in ("fresh", "rerun"):
+                        start = time.perf_counter()
+                        subprocess.run(
+                            [
+                                str(BIN / "ansible-playbook"),
+                                str(REPO / "playbooks/workstations.yml"),
+                                "-i",
+                                str(inventory),
+                            ],
+                            env=env,
+                            capture_output=True,
+                            check=True,
+                        )
+                        timings[phase].append(time.perf_counter() - start)
+            results[str(size)] = {phase: spread(v) for phase, v in timings.items()}
+    finally:
+        testbed.remove(list(names))
+    return results
+
+
 # --- 3. Gateway -----------------------------------------------------------------------------
 
 
@@ -317,7 +385,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per onboarding figure")
     parser.add_argument("--requests", type=int, default=200, help="requests per gateway load")
-    parser.add_argument("--only", default="onboarding,gateway", help="comma list of benchmarks")
+    parser.add_argument(
+        "--only",
+        default="onboarding,fleet,gateway",
+        help="comma list of benchmarks: onboarding, fleet, gateway",
+    )
+    parser.add_argument("--fleet-sizes", default="1,5,20", help="host counts for the fleet run")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     port = free_port()
@@ -329,6 +402,9 @@ def main() -> int:
         if "onboarding" in wanted:
             results["onboarding"] = onboarding(args.runs, backend, key)
             results["onboarding"]["slowest_tasks"] = slowest_tasks(backend, key)
+        if "fleet" in wanted:
+            sizes = [int(n) for n in args.fleet_sizes.split(",")]
+            results["fleet"] = fleet(sizes, max(1, args.runs // 2))
         if "gateway" in wanted:
             results["gateway"] = gateway(backend, key, args.requests)
     finally:

@@ -16,14 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLAUDE, REPO
+from tests.hostbed import hosts as testbed
 
 pytestmark = pytest.mark.hostbed
 
 BIN = Path(sys.executable).parent
-NETWORK = "ccprov-e2e"
 HOSTS = {"ccprov-gpu1": "10.89.77.11", "ccprov-gw1": "10.89.77.12", "ccprov-ws1": "10.89.77.13"}
-IMAGE = "localhost/ccprov-hostbed:latest"
-KEY = REPO / ".cache/hostbed/id_ed25519"
 INVENTORY = REPO / "inventories/local"
 
 
@@ -61,57 +59,13 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def hosts() -> Iterator[dict[str, str]]:
-    KEY.parent.mkdir(parents=True, exist_ok=True)
-    if not KEY.exists():
-        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(KEY))
-    if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
-        sh("podman", "network", "create", "--subnet", "10.89.77.0/24", NETWORK)
     sh(
         "bash",
         str(REPO / "tests/standins/vllm/build-wheelhouse.sh"),
         str(REPO / ".cache/standin-wheelhouse"),
         "0.33.0",
     )
-    for name, ip in HOSTS.items():
-        sh("podman", "rm", "-f", name, check=False)
-        sh(
-            "podman",
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--hostname",
-            name,
-            "--network",
-            NETWORK,
-            "--ip",
-            ip,
-            "--runtime",
-            "runc",
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=32768:32768",
-            "--systemd=always",
-            IMAGE,
-            "/sbin/init",
-        )
-    public = KEY.with_suffix(".pub").read_text()
-    for name in HOSTS:
-        podman_exec(
-            name,
-            "bash",
-            "-c",
-            f"mkdir -p -m 700 /root/.ssh && echo '{public.strip()}' "
-            "> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
-        )
-        for _ in range(60):
-            if (
-                podman_exec(name, "systemctl", "is-active", "ssh", check=False).stdout.strip()
-                == "active"
-            ):
-                break
-            time.sleep(0.5)
+    testbed.start(HOSTS)
     # What cannot exist on a test host: a GPU (stand-in nvidia-smi) and, on the
     # workstation, the developer's own Claude Code install (the real binary, copied in).
     sh(
@@ -125,8 +79,7 @@ def hosts() -> Iterator[dict[str, str]]:
     try:
         yield HOSTS
     finally:
-        for name in HOSTS:
-            sh("podman", "rm", "-f", name, check=False)
+        testbed.remove(list(HOSTS))
 
 
 @pytest.fixture(scope="module")

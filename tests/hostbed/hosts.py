@@ -1,0 +1,83 @@
+"""Start and stop test-bed hosts (podman + runc, systemd as PID 1) reachable over SSH.
+
+Used by the three-host end-to-end test and by the fleet benchmark.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+
+NETWORK = "ccprov-e2e"
+SUBNET = "10.89.77.0/24"
+IMAGE = "localhost/ccprov-hostbed:latest"
+KEY = REPO / ".cache/hostbed/id_ed25519"
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, text=True, capture_output=True, check=check)
+
+
+def ensure_key_and_network() -> None:
+    KEY.parent.mkdir(parents=True, exist_ok=True)
+    if not KEY.exists():
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(KEY))
+    if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
+        sh("podman", "network", "create", "--subnet", SUBNET, NETWORK)
+
+
+def start(hosts: dict[str, str]) -> None:
+    """Start each name -> IP as a fresh host and let root in with the test key over SSH."""
+    ensure_key_and_network()
+    public = KEY.with_suffix(".pub").read_text().strip()
+    for name, ip in hosts.items():
+        sh("podman", "rm", "-f", name, check=False)
+        sh(
+            "podman",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            name,
+            "--network",
+            NETWORK,
+            "--ip",
+            ip,
+            "--runtime",
+            "runc",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+            "--systemd=always",
+            IMAGE,
+            "/sbin/init",
+        )
+    for name in hosts:
+        sh(
+            "podman",
+            "exec",
+            name,
+            "bash",
+            "-c",
+            f"mkdir -p -m 700 /root/.ssh && echo '{public}' > /root/.ssh/authorized_keys"
+            " && chmod 600 /root/.ssh/authorized_keys",
+        )
+        for _ in range(60):
+            state = sh("podman", "exec", name, "systemctl", "is-active", "ssh", check=False)
+            if state.stdout.strip() == "active":
+                break
+            time.sleep(0.5)
+
+
+def remove(names: list[str]) -> None:
+    for name in names:
+        sh("podman", "rm", "-f", "-t", "2", name, check=False)
+
+
+def key_path() -> Path:
+    return KEY
