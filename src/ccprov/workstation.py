@@ -229,7 +229,16 @@ def run(
     else:
         echo("Live check skipped (--no-verify); run `ccprov status` to check the gateway.")
 
-    rc_file = "~/.zshrc" if shell == "zsh" else "~/.bashrc"
     echo("Next: open a new terminal, or run")
-    echo(f"  source {rc_file} && cc-local")
+    echo(f"  {next_step(target, shell)}")
     return 0
+
+
+def next_step(target: Target, shell: str | None) -> str:
+    """How the developer loads the aliases: their shell's rc file."""
+    if shell in ("bash", "zsh"):
+        return f"source ~/.{shell}rc && cc-local"
+    if target.local:
+        login = Path(pwd.getpwnam(target.account).pw_shell).name
+        return f"source ~/.{'zsh' if login == 'zsh' else 'bash'}rc && cc-local"
+    return "source ~/.bashrc && cc-local   (zsh: source ~/.zshrc && cc-local)"

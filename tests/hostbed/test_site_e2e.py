@@ -162,3 +162,41 @@ def test_fleet_status_reports_every_host(deployed) -> None:
     finally:
         podman_exec("ccprov-gw1", "systemctl", "start", "litellm")
     assert down.returncode == 1 and "needs attention" in down.stdout
+
+
+def test_ccprov_workstation_over_ssh_for_another_account(deployed, tmp_path) -> None:
+    """`ccprov workstation --host root@HOST --user NAME`: onboarding a remote developer."""
+    podman_exec("ccprov-ws1", "useradd", "--create-home", "--shell", "/bin/zsh", "erin")
+    key = tmp_path / "erin.key"
+    key.write_text("sk-ccprov-dev-local-0123456789\n")
+    env = {
+        **os.environ,
+        "ANSIBLE_PRIVATE_KEY_FILE": str(testbed.key_path()),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_SSH_ARGS": "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
+    }
+    command = [
+        str(BIN / "ccprov"),
+        "workstation",
+        "--host",
+        "root@10.89.77.13",
+        "--user",
+        "erin",
+        "--base-url",
+        "http://10.89.77.12:4000",
+        "--token-file",
+        str(key),
+        "--yes",
+    ]
+    proc = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Claude Code for erin on 10.89.77.13" in proc.stdout
+    assert "the model answered" in proc.stdout
+    assert "source ~/.bashrc" in proc.stdout or "source ~/.zshrc" in proc.stdout
+    zshrc = podman_exec(
+        "ccprov-ws1", "stat", "-c", "%U %a", "/home/erin/.claude-backends.env"
+    ).stdout
+    assert zshrc.strip() == "erin 600"
+    assert "ccprov managed block" in podman_exec("ccprov-ws1", "cat", "/home/erin/.zshrc").stdout
