@@ -221,10 +221,125 @@ def fleet(sizes: list[int], runs: int) -> dict[str, Any]:
     return results
 
 
+# --- 4. Gateway cold provision --------------------------------------------------------------
+
+
+def wheelhouse() -> Path:
+    """The gateway lock's wheels for the hosts' own Python (Debian 12's 3.11.2: markers such
+    as python_full_version differ from the controller's), downloaded once inside a test-bed
+    container, hash-checked, for offline installs."""
+    import yaml
+
+    version = yaml.safe_load((REPO / "roles/litellm_gateway/defaults/main.yml").read_text())[
+        "litellm_gateway_version"
+    ]
+    target = REPO / f".cache/litellm-wheelhouse-{version}"
+    lock = REPO / f"roles/litellm_gateway/files/requirements/litellm-{version}.txt"
+    if not (target / ".complete").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "podman",
+                "run",
+                "--rm",
+                "--runtime",
+                "runc",
+                "--ulimit",
+                "nofile=20000:20000",
+                "-v",
+                f"{target}:/wheelhouse",
+                "-v",
+                f"{lock}:/lock.txt:ro",
+                "localhost/ccprov-hostbed:latest",
+                "python3",
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--require-hashes",
+                "-r",
+                "/lock.txt",
+                "-d",
+                "/wheelhouse",
+            ],
+            check=True,
+        )
+        (target / ".complete").write_text(version)
+    return target
+
+
+def cold_provision(runs: int) -> dict[str, Any]:
+    """A bare test-bed host to a healthy gateway: from the package index, then from a
+    warm wheelhouse pushed by the controller."""
+    from tests.hostbed import hosts as testbed
+
+    name, ip = "ccprov-cold1", "10.89.77.150"
+    results: dict[str, Any] = {}
+    house = wheelhouse()
+    for label, extra in (
+        ("package index", {}),
+        ("warm wheelhouse", {"litellm_gateway_wheelhouse": str(house)}),
+    ):
+        times = []
+        for _ in range(runs):
+            testbed.start({name: ip})
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    inventory = Path(tmp) / "hosts.json"
+                    inventory.write_text(
+                        json.dumps(
+                            {
+                                "gateways": {
+                                    "hosts": {name: {"ansible_host": ip}},
+                                    "vars": {
+                                        "ansible_user": "root",
+                                        "ansible_ssh_private_key_file": str(testbed.key_path()),
+                                        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                        "-o UserKnownHostsFile=/dev/null",
+                                        "litellm_gateway_master_key": "sk-bench-master-0123456789",
+                                        "litellm_gateway_backends": [
+                                            {"api_base": "http://127.0.0.1:8000/v1"}
+                                        ],
+                                        "litellm_gateway_smoke_test": False,
+                                        **extra,
+                                    },
+                                }
+                            }
+                        )
+                    )
+                    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+                    start = time.perf_counter()
+                    subprocess.run(
+                        [
+                            str(BIN / "ansible-playbook"),
+                            str(REPO / "playbooks/gateways.yml"),
+                            "-i",
+                            str(inventory),
+                        ],
+                        env=env,
+                        capture_output=True,
+                        check=True,
+                    )
+                    times.append(time.perf_counter() - start)
+            finally:
+                testbed.remove([name])
+        results[label] = spread(times)
+    return results
+
+
 # --- 3. Gateway -----------------------------------------------------------------------------
 
 
 def _post(url: str, key: str, body: bytes) -> tuple[int, float, float | None]:
+    try:
+        return _post_once(url, key, body)
+    except OSError:  # refused or reset: counted as an error, not a crash
+        return 0, 0.0, None
+
+
+def _post_once(url: str, key: str, body: bytes) -> tuple[int, float, float | None]:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     start = time.perf_counter()
@@ -259,7 +374,7 @@ def load(url: str, key: str, concurrency: int, requests: int, stream: bool) -> d
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(lambda _: _post(url, key, body), range(requests)))
     wall = time.perf_counter() - start
-    latencies = [r[1] for r in results if r[0] == 200]
+    latencies = [r[1] for r in results if r[0] == 200] or [0.0]
     overheads = [r[2] for r in results if r[0] == 200 and r[2] is not None]
     return {
         "requests": requests,
@@ -349,6 +464,25 @@ def render(results: dict[str, Any]) -> str:
         ]
         lines += [f"- {name}: {seconds:.2f}s" for name, seconds in o.get("slowest_tasks", [])]
         lines.append("")
+    if "fleet" in results:
+        lines += [
+            "## 2. The workstation play over N test-bed hosts",
+            "",
+            "SSH with forks, pipelining and ControlPersist as shipped in `ansible.cfg`.",
+            "",
+            "| hosts | fresh median (s) | min | max | re-run median (s) |",
+            "|---|---|---|---|---|",
+        ]
+        for size, r in results["fleet"].items():
+            lines.append(
+                f"| {size} | {r['fresh']['median']} | {r['fresh']['min']} | "
+                f"{r['fresh']['max']} | {r['rerun']['median']} |"
+            )
+        one = results["fleet"].get("1", {}).get("fresh", {}).get("median")
+        many = results["fleet"].get("20", {}).get("fresh", {}).get("median")
+        if one and many:
+            lines += ["", f"20 hosts take {many / one:.1f}x the time of 1 (target <= 2x)."]
+        lines.append("")
     if "gateway" in results:
         lines += [
             "## 3. The gateway (real pinned LiteLLM, stand-in backend answering at once)",
@@ -373,11 +507,16 @@ def render(results: dict[str, Any]) -> str:
             "`x-litellm-overhead-duration-ms` is LiteLLM's own measure.",
             "",
         ]
-    lines += [
-        "Not measured yet: the workstation play over 1, 5 and 20 test-bed hosts, and the "
-        "gateway's cold provision time (see the open notes in the issue tracker).",
-        "",
-    ]
+    if "cold" in results:
+        lines += [
+            "## 4. Gateway cold provision: bare test-bed host to healthy LiteLLM",
+            "",
+            "| install source | median (s) | min | max |",
+            "|---|---|---|---|",
+        ]
+        for label, r in results["cold"].items():
+            lines.append(f"| {label} | {r['median']} | {r['min']} | {r['max']} |")
+        lines += ["", "uv is used when the host has it; the test-bed hosts have only pip.", ""]
     return "\n".join(lines)
 
 
@@ -387,8 +526,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="requests per gateway load")
     parser.add_argument(
         "--only",
-        default="onboarding,fleet,gateway",
-        help="comma list of benchmarks: onboarding, fleet, gateway",
+        default="onboarding,fleet,gateway,cold",
+        help="comma list of benchmarks: onboarding, fleet, gateway, cold",
     )
     parser.add_argument("--fleet-sizes", default="1,5,20", help="host counts for the fleet run")
     args = parser.parse_args()
@@ -397,23 +536,34 @@ def main() -> int:
     key = "sk-bench-standin-0123456789"
     standin = start_standin(port, key)
     backend = f"http://127.0.0.1:{port}"
-    results: dict[str, Any] = {"machine": machine()}
+    # Sections not measured this time keep their last figures.
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["machine"] = machine()
     try:
-        if "onboarding" in wanted:
-            results["onboarding"] = onboarding(args.runs, backend, key)
-            results["onboarding"]["slowest_tasks"] = slowest_tasks(backend, key)
-        if "fleet" in wanted:
-            sizes = [int(n) for n in args.fleet_sizes.split(",")]
-            results["fleet"] = fleet(sizes, max(1, args.runs // 2))
-        if "gateway" in wanted:
-            results["gateway"] = gateway(backend, key, args.requests)
+        sizes = [int(n) for n in args.fleet_sizes.split(",")]
+        steps = {
+            "onboarding": lambda: {
+                **onboarding(args.runs, backend, key),
+                "slowest_tasks": slowest_tasks(backend, key),
+            },
+            "fleet": lambda: fleet(sizes, max(1, args.runs // 2)),
+            "gateway": lambda: gateway(backend, key, args.requests),
+            "cold": lambda: cold_provision(max(1, args.runs // 2)),
+        }
+        for name, step in steps.items():
+            if name in wanted:
+                print(f"bench: {name} ...", flush=True)
+                results[name] = step()
+                save(results)  # a later failure keeps what was measured
     finally:
         standin.terminate()
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    report = render(results)
-    (REPO / "bench/README.md").write_text(report)
-    print(report)
+    print(render(results))
     return 0
+
+
+def save(results: dict[str, Any]) -> None:
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    (REPO / "bench/README.md").write_text(render(results))
 
 
 if __name__ == "__main__":

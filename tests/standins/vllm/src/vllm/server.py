@@ -456,6 +456,8 @@ def serve(
         "max_model_len": max_model_len,
         "log_requests": log_requests,
     }
+    # vLLM (uvicorn) accepts bursts of connections; http.server's backlog of 5 would not.
+    ThreadingHTTPServer.request_queue_size = 256
     httpd = ThreadingHTTPServer((host, port), make_handler(config, Stats()))
     httpd.daemon_threads = True
 
