@@ -246,6 +246,8 @@ def wheelhouse() -> Path:
                 "runc",
                 "--ulimit",
                 "nofile=20000:20000",
+                "--ulimit",
+                "nproc=32768:32768",
                 "-v",
                 f"{target}:/wheelhouse",
                 "-v",
