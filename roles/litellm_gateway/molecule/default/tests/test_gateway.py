@@ -86,6 +86,11 @@ def test_streaming_messages(host) -> None:
     assert text == "STREAMED"
 
 
+def test_admin_ui_is_off(host) -> None:
+    page = host.run("curl -s http://127.0.0.1:4000/ui/").stdout
+    assert "<html" not in page.lower()
+
+
 def test_wrong_key_is_refused(host) -> None:
     code = host.check_output(
         "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/v1/models "
@@ -177,3 +182,33 @@ def test_revoking_by_rerunning_the_play_needs_no_restart(host) -> None:
         )
     finally:
         play("-e", "litellm_gateway_smoke_test=false")  # back to the scenario's keys
+
+
+def test_a_compromised_version_fails_the_play_and_touches_nothing(host) -> None:
+    for version in ("1.82.7", "1.82.8"):
+        proc = play("-e", f"litellm_gateway_version={version}")
+        assert proc.returncode != 0
+        assert f"litellm {version} is denylisted" in proc.stdout, proc.stdout[-3000:]
+        assert "credential-stealing malware" in proc.stdout
+        assert "changed=0" in proc.stdout
+        assert not host.file(f"/opt/litellm/{version}").exists
+    assert host.file("/opt/litellm/current").linked_to == f"/opt/litellm/{VERSION}"
+    assert host.service("litellm").is_running
+
+
+def test_a_stray_pth_in_the_venv_fails_the_play(host) -> None:
+    """The audit runs on every converge: a planted litellm_init.pth (how the 1.82.8 payload
+    ran) stops the play; removed, the play passes again."""
+    python = f"/opt/litellm/{VERSION}/bin/python"
+    site = host.check_output(f"{python} -c 'import site; print(site.getsitepackages()[0])'")
+    planted = f"{site}/litellm_init.pth"
+    host.run_expect([0], f"echo '# ccprov test' > {planted}")
+    try:
+        proc = play("-e", "litellm_gateway_smoke_test=false")
+        assert proc.returncode != 0
+        assert "unexpected litellm_init.pth" in proc.stdout, proc.stdout[-3000:]
+    finally:
+        host.run_expect([0], f"rm -f {planted}")
+    proc = play("-e", "litellm_gateway_smoke_test=false")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "changed=0" in proc.stdout
