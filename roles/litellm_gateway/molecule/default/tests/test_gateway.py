@@ -86,9 +86,9 @@ def test_streaming_messages(host) -> None:
     assert text == "STREAMED"
 
 
-def test_admin_ui_is_off(host) -> None:
-    page = host.run("curl -s http://127.0.0.1:4000/ui/").stdout
-    assert "<html" not in page.lower()
+def test_admin_ui_sign_in_is_off(host) -> None:
+    page = host.run("curl -s http://127.0.0.1:4000/sso/key/generate").stdout
+    assert "Admin UI is Disabled" in page
 
 
 def test_wrong_key_is_refused(host) -> None:
@@ -188,8 +188,9 @@ def test_a_compromised_version_fails_the_play_and_touches_nothing(host) -> None:
     for version in ("1.82.7", "1.82.8"):
         proc = play("-e", f"litellm_gateway_version={version}")
         assert proc.returncode != 0
-        assert f"litellm {version} is denylisted" in proc.stdout, proc.stdout[-3000:]
-        assert "credential-stealing malware" in proc.stdout
+        output = proc.stdout + proc.stderr
+        assert f"litellm {version} is denylisted" in output, output[-3000:]
+        assert "credential-stealing malware" in output and "Pin a vetted release" in output
         assert "changed=0" in proc.stdout
         assert not host.file(f"/opt/litellm/{version}").exists
     assert host.file("/opt/litellm/current").linked_to == f"/opt/litellm/{VERSION}"
@@ -206,9 +207,39 @@ def test_a_stray_pth_in_the_venv_fails_the_play(host) -> None:
     try:
         proc = play("-e", "litellm_gateway_smoke_test=false")
         assert proc.returncode != 0
-        assert "unexpected litellm_init.pth" in proc.stdout, proc.stdout[-3000:]
+        output = proc.stdout + proc.stderr
+        assert "unexpected litellm_init.pth" in output, output[-3000:]
     finally:
         host.run_expect([0], f"rm -f {planted}")
     proc = play("-e", "litellm_gateway_smoke_test=false")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "changed=0" in proc.stdout
+
+
+def test_a_broken_backend_fails_the_smoke_test_clearly(host) -> None:
+    """With the backend down the service is still healthy, but the post-deploy smoke test
+    stops the play and says why."""
+    host.run_expect([0], "systemctl stop standin-vllm")
+    try:
+        proc = play()
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert "Post-deploy smoke test through http://127.0.0.1:4000 failed" in output, output[
+            -3000:
+        ]
+        assert "litellm_gateway_smoke_test=false" in output
+        assert MASTER not in output
+    finally:
+        host.run_expect([0], "systemctl start standin-vllm")
+        # Let the router take the backend back (cooldown after the failures).
+        body = {
+            "model": "devstral",
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        host.run_expect(
+            [0],
+            "for i in $(seq 60); do curl -sf http://127.0.0.1:4000/v1/messages"
+            f" -H 'Authorization: Bearer {MASTER}' -H 'content-type: application/json'"
+            f" -d '{json.dumps(body)}' >/dev/null && exit 0; sleep 1; done; exit 1",
+        )
