@@ -63,6 +63,14 @@ def test_the_shipped_lock_is_fully_hash_pinned() -> None:
         assert "1.82.7" not in text and "1.82.8" not in text
 
 
+def test_the_uv_lock_is_hash_pinned_to_the_default() -> None:
+    defaults = (ROLE / "defaults/main.yml").read_text()
+    pin = re.search(r'litellm_gateway_uv_version: "([^"]+)"', defaults).group(1)
+    text = (ROLE / f"files/requirements/uv-{pin}.txt").read_text()
+    assert re.findall(r"^(\S+)==(\S+) \\$", text, re.M) == [("uv", pin)]
+    assert text.count("--hash=sha256:") >= 2
+
+
 def test_lock_problems_are_found() -> None:
     unhashed = "litellm==1.106.2 \\\n    --hash=sha256:aa\nrequests==2.0\n"
     assert "requirement requests==2.0 has no --hash" in g.lock_problems(unhashed, "1.106.2", DENY)
