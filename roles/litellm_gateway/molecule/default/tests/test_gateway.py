@@ -199,7 +199,7 @@ def test_a_compromised_version_fails_the_play_and_touches_nothing(host) -> None:
 
 def test_a_stray_pth_in_the_venv_fails_the_play(host) -> None:
     """The audit runs on every converge: a planted litellm_init.pth (how the 1.82.8 payload
-    ran) stops the play; removed, the play passes again."""
+    ran) stops the play. (That the clean venv passes, idempotence showed.)"""
     python = f"/opt/litellm/{VERSION}/bin/python"
     site = host.check_output(f"{python} -c 'import site; print(site.getsitepackages()[0])'")
     planted = f"{site}/litellm_init.pth"
@@ -211,9 +211,6 @@ def test_a_stray_pth_in_the_venv_fails_the_play(host) -> None:
         assert "unexpected litellm_init.pth" in output, output[-3000:]
     finally:
         host.run_expect([0], f"rm -f {planted}")
-    proc = play("-e", "litellm_gateway_smoke_test=false")
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "changed=0" in proc.stdout
 
 
 def test_a_broken_backend_fails_the_smoke_test_clearly(host) -> None:
