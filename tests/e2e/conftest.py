@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLAUDE, REPO, free_port, start_standin
+from tests.conftest import CLAUDE, REPO, free_port
 
 DEV_USER = "ccprov-dev"
 
@@ -126,11 +126,8 @@ def ensure_litellm_venv() -> Path:
     return venv
 
 
-def render_gateway_config(
-    tmp: Path, backend_url: str, extra_vars: dict[str, object] | None = None
-) -> Path:
-    """The role's own template and variables, rendered by Ansible for one backend (or
-    whatever `extra_vars` sets)."""
+def render_gateway_config(tmp: Path, backend_url: str) -> Path:
+    """The role's own template and variables, rendered by Ansible for one backend."""
     playbook = tmp / "render.yml"
     dest = tmp / "config.yaml"
     playbook.write_text(
@@ -161,10 +158,7 @@ def render_gateway_config(
             "-e",
             f"ansible_python_interpreter={sys.executable}",
             "-e",
-            json.dumps(
-                {"litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}]}
-                | (extra_vars or {})
-            ),
+            json.dumps({"litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}]}),
             str(playbook),
         ],
         check=True,
@@ -181,15 +175,6 @@ class Gateway:
     master_key: str
     log: Path
     keys_file: Path
-    # Where the backend stand-in writes every request body it gets (VLLM_STANDIN_DUMP).
-    backend_dump: Path | None = None
-
-    def backend_requests(self) -> list[dict[str, object]]:
-        """The request bodies the backend received so far, as LiteLLM sent them."""
-        if self.backend_dump is None or not self.backend_dump.exists():
-            return []
-        lines = self.backend_dump.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
 
     def set_developers(self, developers: dict[str, dict[str, object]]) -> None:
         """Rewrite the key hashes, as the role's template does (the gateway re-reads it)."""
@@ -219,7 +204,6 @@ def start_gateway(
         "LITELLM_BACKEND_KEY_1": backend_key,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_TELEMETRY": "False",
-        "DISABLE_ADMIN_UI": "True",
         "LITELLM_LOG": "WARNING",
         "CCPROV_KEYS_FILE": str(keys_file),
     }
@@ -251,22 +235,12 @@ def start_gateway(
 
 
 @pytest.fixture(scope="session")
-def gateway(litellm_venv, tmp_path_factory) -> Iterator[Gateway]:
-    """The gateway in front of its own vLLM stand-in, which records what LiteLLM forwards."""
-    tmp = tmp_path_factory.mktemp("gateway")
-    dump = tmp / "backend-requests.jsonl"
-    port, key = free_port(), "sk-standin-gateway-key"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VLLM_STANDIN_DUMP", str(dump))
-        backend = start_standin(port, key)
+def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
+    proc, gw = start_gateway(
+        tmp_path_factory.mktemp("gateway"), standin_vllm.url, standin_vllm.api_key
+    )
     try:
-        proc, gw = start_gateway(tmp, f"http://127.0.0.1:{port}", key)
-        gw.backend_dump = dump
-        try:
-            yield gw
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+        yield gw
     finally:
-        backend.terminate()
-        backend.wait(timeout=10)
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -35,20 +35,6 @@ def test_n_backends_become_n_deployments_of_one_model() -> None:
     assert len({d["model_info"]["id"] for d in deployments}) == 3
 
 
-def test_drop_params_go_into_every_deployment() -> None:
-    """LiteLLM reads additional_drop_params per deployment, not from litellm_settings."""
-    backends = [
-        {"api_base": "http://a:8000/v1"},
-        {"api_base": "http://b:8000/v1", "additional_drop_params": ["user"]},
-    ]
-    drop = ["reasoning_effort", "prompt_cache_key"]
-    deployments = litellm_config.litellm_deployments(backends, "m", "hosted_vllm/m", 600, drop)
-    assert deployments[0]["litellm_params"]["additional_drop_params"] == drop
-    assert deployments[1]["litellm_params"]["additional_drop_params"] == ["user"]
-    none = litellm_config.litellm_deployments(backends[:1], "m", "hosted_vllm/m", 600, [])
-    assert "additional_drop_params" not in none[0]["litellm_params"]
-
-
 def test_per_backend_timeout_and_keys() -> None:
     backends = [
         {"api_base": "http://a:8000/v1", "timeout": 30, "api_key": "k-a"},
@@ -110,45 +96,3 @@ def test_config_check_accepts_the_rendered_shape(tmp_path) -> None:
 def test_config_check_refuses(tmp_path, config, message) -> None:
     proc = run_check(tmp_path, config)
     assert proc.returncode == 1 and message in proc.stderr
-
-
-def test_the_role_renders_n_backends_into_n_deployments(tmp_path) -> None:
-    """The role's own template and vars, rendered by Ansible: 3 GPU hosts and a cloud
-    route become 3 deployments of `devstral` plus the extra model, with no secret."""
-    from tests.e2e.conftest import render_gateway_config
-
-    extra = {
-        "model_name": "vibe",
-        "litellm_params": {"model": "mistral/devstral-medium-latest", "api_key": "os.environ/K"},
-    }
-    path = render_gateway_config(
-        tmp_path,
-        "unused",
-        {
-            "litellm_gateway_backends": [
-                {"api_base": f"http://gpu{i}:8000/v1", "api_key": f"sk-gpu-secret-{i}"}
-                for i in (1, 2, 3)
-            ],
-            "litellm_gateway_master_key": "sk-master-secret-123",
-            "litellm_gateway_extra_models": [extra],
-        },
-    )
-    text = path.read_text()
-    assert text.startswith("#") and "sk-master-secret" not in text and "sk-gpu-secret" not in text
-    config = yaml.safe_load(text)
-    models = config["model_list"]
-    assert [m["model_name"] for m in models] == ["devstral"] * 3 + ["vibe"]
-    assert [m["litellm_params"]["api_base"] for m in models[:3]] == [
-        f"http://gpu{i}:8000/v1" for i in (1, 2, 3)
-    ]
-    for deployment in models[:3]:
-        params = deployment["litellm_params"]
-        assert params["model"] == "hosted_vllm/devstral"
-        assert params["additional_drop_params"] == ["reasoning_effort", "prompt_cache_key"]
-        assert params["timeout"] == 600
-    assert models[3] == extra
-    assert config["litellm_settings"]["drop_params"] is True
-    assert "additional_drop_params" not in config["litellm_settings"]
-    assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
-    assert config["router_settings"]["routing_strategy"] == "simple-shuffle"
-    assert run_check(tmp_path, text).returncode == 0

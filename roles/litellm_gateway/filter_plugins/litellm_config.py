@@ -8,19 +8,11 @@ from ansible.errors import AnsibleFilterError
 
 
 def litellm_deployments(
-    backends: list[dict[str, Any]],
-    model_name: str,
-    backend_model: str,
-    timeout: int,
-    drop_params: list[str] | None = None,
+    backends: list[dict[str, Any]], model_name: str, backend_model: str, timeout: int
 ) -> list[dict[str, Any]]:
     """One model_list entry per vLLM host, all under one model_name (LiteLLM then
     load-balances). Keys stay out of the config: each backend's key is read from
-    LITELLM_BACKEND_KEY_<n> in the service's private environment file.
-
-    `drop_params` (parameters LiteLLM would forward but vLLM rejects) goes into each
-    deployment's litellm_params as additional_drop_params: LiteLLM 1.106 reads it only
-    there (under litellm_settings it is silently ignored). A backend may name its own."""
+    LITELLM_BACKEND_KEY_<n> in the service's private environment file."""
     deployments = []
     seen = set()
     for index, backend in enumerate(backends, start=1):
@@ -34,20 +26,16 @@ def litellm_deployments(
             raise AnsibleFilterError(f"backend {api_base} is listed twice")
         seen.add(api_base)
         seconds = int(backend.get("timeout", timeout))
-        params: dict[str, Any] = {
-            "model": backend_model,
-            "api_base": api_base,
-            "api_key": f"os.environ/LITELLM_BACKEND_KEY_{index}",
-            "timeout": seconds,
-            "stream_timeout": seconds,
-        }
-        dropped = backend.get("additional_drop_params", drop_params)
-        if dropped:
-            params["additional_drop_params"] = [str(name) for name in dropped]
         deployments.append(
             {
                 "model_name": model_name,
-                "litellm_params": params,
+                "litellm_params": {
+                    "model": backend_model,
+                    "api_base": api_base,
+                    "api_key": f"os.environ/LITELLM_BACKEND_KEY_{index}",
+                    "timeout": seconds,
+                    "stream_timeout": seconds,
+                },
                 "model_info": {"id": f"backend-{index}"},
             }
         )

@@ -4,12 +4,7 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.litellm_guard import (
-    RECOMMENDED,
-    lock_problems,
-    venv_problems,
-    version_problem,
-)
+from ansible.module_utils.litellm_guard import lock_problems, venv_problems, version_problem
 
 DOCUMENTATION = r"""
 ---
@@ -41,9 +36,6 @@ options:
     description: The oldest acceptable version.
     type: str
     default: "1.82.9"
-  recommended:
-    description: The vetted release a refusal suggests pinning instead (default the guard's own).
-    type: str
   lock_path:
     description: The requirements lock (check=lock), on the managed host.
     type: path
@@ -80,7 +72,6 @@ def main() -> None:
             "version": {"type": "str", "required": True},
             "denylist": {"type": "list", "elements": "str", "default": ["1.82.7", "1.82.8"]},
             "minimum": {"type": "str", "default": "1.82.9"},
-            "recommended": {"type": "str"},
             "lock_path": {"type": "path"},
             "venv": {"type": "path"},
             "allowed_pth": {"type": "list", "elements": "str", "default": []},
@@ -92,9 +83,7 @@ def main() -> None:
     denylist = sorted({"1.82.7", "1.82.8", *p["denylist"]})
     problems: list[str] = []
     if p["check"] == "version":
-        problem = version_problem(
-            p["version"], denylist, p["minimum"], p["recommended"] or RECOMMENDED
-        )
+        problem = version_problem(p["version"], denylist, p["minimum"])
         problems = [problem] if problem else []
     elif p["check"] == "lock":
         with open(p["lock_path"], encoding="utf-8") as handle:

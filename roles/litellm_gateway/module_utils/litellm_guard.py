@@ -168,39 +168,18 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-# The release this guard recommends (the gateway role's default pin).
-RECOMMENDED = "1.106.2"
-# Releases known to have shipped malware, with what they did: always refused.
-COMPROMISED = {
-    "1.82.7": "shipped credential-stealing malware",
-    "1.82.8": "shipped credential-stealing malware run by litellm_init.pth at every Python start",
-}
-
-
-def version_problem(
-    version: str, denylist: list[str], minimum: str, recommended: str = RECOMMENDED
-) -> str | None:
-    """Why `version` must not be installed, or None. The compromised releases are refused
-    whatever the denylist says; the denylist adds to them."""
+def version_problem(version: str, denylist: list[str], minimum: str) -> str | None:
+    """Why `version` must not be installed, or None."""
     if not re.match(r"^\d+(\.\d+)*([.-]?(post|rc|a|b|dev)\d*)?$", version or ""):
-        return f"litellm version {version!r} is not an exact version; pin one, e.g. {recommended}"
-    if version in COMPROMISED:
-        return (
-            f"litellm {version} is denylisted: the PyPI release {COMPROMISED[version]}"
-            f" (1.82.7 and 1.82.8 were both compromised). Pin a vetted release instead,"
-            f" e.g. {recommended}."
-        )
+        return f"litellm version {version!r} is not an exact version; pin one, e.g. 1.106.2"
     if version in denylist:
         return (
-            f"litellm {version} is denylisted (it is on the guard's denylist, which extends the"
-            " compromised 1.82.7 and 1.82.8). Pin a vetted release instead, e.g."
-            f" {recommended}."
+            f"litellm {version} is denylisted: PyPI releases 1.82.7 and 1.82.8 shipped"
+            " credential-stealing malware (and the denylist names this one). Pin a vetted"
+            " release such as 1.106.2 (litellm_gateway_version)."
         )
     if parse_version(version) < parse_version(minimum):
-        return (
-            f"litellm {version} is older than the minimum {minimum}, below which releases are"
-            f" not vetted; pin {minimum} or newer, e.g. {recommended}."
-        )
+        return f"litellm {version} is older than the minimum {minimum}; pin {minimum} or newer."
     return None
 
 
@@ -222,7 +201,7 @@ def lock_problems(text: str, version: str, denylist: list[str]) -> list[str]:
             f"the lock file pins litellm {pins.get('litellm', 'nothing')}, not {version}"
         )
     for name, ver in pins.items():
-        if name == "litellm" and (ver in denylist or ver in COMPROMISED):
+        if name == "litellm" and ver in denylist:
             problems.append(f"the lock file pins denylisted litellm {ver}")
     return problems
 
@@ -243,12 +222,6 @@ def venv_problems(venv: str, version: str, allowed_pth: list[str]) -> list[str]:
                     f"unexpected {name} in {site_dir}: .pth files run at every interpreter"
                     " start (the 1.82.8 malware did this); remove the venv and reinstall"
                 )
-    for found in installed:
-        if found in COMPROMISED:
-            problems.append(
-                f"installed litellm {found} is a compromised release: take the host offline,"
-                " rotate every credential it held, and rebuild the venv"
-            )
     if installed != [version]:
         found = ", ".join(installed) or "missing"
         problems.append(f"installed litellm is {found}, expected exactly {version}")

@@ -86,11 +86,6 @@ def test_streaming_messages(host) -> None:
     assert text == "STREAMED"
 
 
-def test_admin_ui_sign_in_is_off(host) -> None:
-    page = host.run("curl -s http://127.0.0.1:4000/sso/key/generate").stdout
-    assert "Admin UI is Disabled" in page
-
-
 def test_wrong_key_is_refused(host) -> None:
     code = host.check_output(
         "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/v1/models "
@@ -182,61 +177,3 @@ def test_revoking_by_rerunning_the_play_needs_no_restart(host) -> None:
         )
     finally:
         play("-e", "litellm_gateway_smoke_test=false")  # back to the scenario's keys
-
-
-def test_a_compromised_version_fails_the_play_and_touches_nothing(host) -> None:
-    for version in ("1.82.7", "1.82.8"):
-        proc = play("-e", f"litellm_gateway_version={version}")
-        assert proc.returncode != 0
-        output = proc.stdout + proc.stderr
-        assert f"litellm {version} is denylisted" in output, output[-3000:]
-        assert "credential-stealing malware" in output and "Pin a vetted release" in output
-        assert "changed=0" in proc.stdout
-        assert not host.file(f"/opt/litellm/{version}").exists
-    assert host.file("/opt/litellm/current").linked_to == f"/opt/litellm/{VERSION}"
-    assert host.service("litellm").is_running
-
-
-def test_a_stray_pth_in_the_venv_fails_the_play(host) -> None:
-    """The audit runs on every converge: a planted litellm_init.pth (how the 1.82.8 payload
-    ran) stops the play. (That the clean venv passes, idempotence showed.)"""
-    python = f"/opt/litellm/{VERSION}/bin/python"
-    site = host.check_output(f"{python} -c 'import site; print(site.getsitepackages()[0])'")
-    planted = f"{site}/litellm_init.pth"
-    host.run_expect([0], f"echo '# ccprov test' > {planted}")
-    try:
-        proc = play("-e", "litellm_gateway_smoke_test=false")
-        assert proc.returncode != 0
-        output = proc.stdout + proc.stderr
-        assert "unexpected litellm_init.pth" in output, output[-3000:]
-    finally:
-        host.run_expect([0], f"rm -f {planted}")
-
-
-def test_a_broken_backend_fails_the_smoke_test_clearly(host) -> None:
-    """With the backend down the service is still healthy, but the post-deploy smoke test
-    stops the play and says why."""
-    host.run_expect([0], "systemctl stop standin-vllm")
-    try:
-        proc = play()
-        output = proc.stdout + proc.stderr
-        assert proc.returncode != 0
-        assert "Post-deploy smoke test through http://127.0.0.1:4000 failed" in output, output[
-            -3000:
-        ]
-        assert "litellm_gateway_smoke_test=false" in output
-        assert MASTER not in output
-    finally:
-        host.run_expect([0], "systemctl start standin-vllm")
-        # Let the router take the backend back (cooldown after the failures).
-        body = {
-            "model": "devstral",
-            "max_tokens": 8,
-            "messages": [{"role": "user", "content": "hi"}],
-        }
-        host.run_expect(
-            [0],
-            "for i in $(seq 60); do curl -sf http://127.0.0.1:4000/v1/messages"
-            f" -H 'Authorization: Bearer {MASTER}' -H 'content-type: application/json'"
-            f" -d '{json.dumps(body)}' >/dev/null && exit 0; sleep 1; done; exit 1",
-        )
