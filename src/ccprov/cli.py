@@ -57,6 +57,41 @@ def cli() -> None:
     type=click.Choice(["bash", "zsh", "all"]),
     help="Shell rc files that get the cc aliases (default: login shell + existing rc files).",
 )
+@click.option(
+    "--vibe",
+    is_flag=True,
+    help="Also run the loopback LiteLLM proxy to the Mistral API for cc-vibe (127.0.0.1 only).",
+)
+@click.option(
+    "--mistral-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="With --vibe: file holding your Mistral API key. Otherwise $MISTRAL_API_KEY, or a"
+    " hidden prompt.",
+)
+@click.option(
+    "--mistral-api-base",
+    envvar="CCPROV_MISTRAL_API_BASE",
+    default="https://api.mistral.ai/v1",
+    show_default=True,
+    metavar="URL",
+    help="With --vibe: the Mistral API the proxy calls [env: CCPROV_MISTRAL_API_BASE].",
+)
+@click.option(
+    "--vibe-port",
+    type=click.IntRange(1, 65535),
+    default=4000,
+    show_default=True,
+    help="With --vibe: the proxy's loopback port.",
+)
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    type=click.Choice(["opencode", "mistral-vibe"]),
+    help="Install a local CLI agent on the gateway's model for the vibe-orchestrator skill"
+    " (repeatable). mistral-vibe needs Python >= 3.12.",
+)
 @click.option("--check", is_flag=True, help="Dry run: show what would change, write nothing.")
 @click.option(
     "--no-verify",
@@ -74,6 +109,11 @@ def workstation(
     token_stdin: bool,
     model: str,
     shell: str | None,
+    vibe: bool,
+    mistral_key_file: Path | None,
+    mistral_api_base: str,
+    vibe_port: int,
+    agents: tuple[str, ...],
     check: bool,
     no_verify: bool,
     yes: bool,
@@ -81,7 +121,8 @@ def workstation(
 ) -> None:
     """Set up Claude Code on self-hosted models for one developer: claude-switch,
     ~/.claude-backends.env (your key, mode 0600), the cc / cc-local / cc-cloud / cc-vibe
-    aliases, Claude Code settings and skills; then check the gateway answers."""
+    aliases, Claude Code settings and skills; then check the gateway answers. With --vibe,
+    also the loopback LiteLLM proxy behind cc-vibe; with --agent, OpenCode / Mistral Vibe."""
     from ccprov import runner
     from ccprov import workstation as impl
 
@@ -94,6 +135,8 @@ def workstation(
             token_stdin=token_stdin,
             model=model,
             shell=shell,
+            vibe=impl.VibeOptions(vibe, mistral_key_file, mistral_api_base, vibe_port),
+            agents=agents,
             check=check,
             verify=not no_verify,
             yes=yes,

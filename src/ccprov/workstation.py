@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import pwd
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,68 @@ def check_token(token: str) -> str:
     return token
 
 
+@dataclass
+class VibeOptions:
+    """--vibe and its inputs: the loopback LiteLLM proxy to the Mistral API."""
+
+    enabled: bool = False
+    key_file: Path | None = None
+    api_base: str = "https://api.mistral.ai/v1"
+    port: int = 4000
+
+
+def resolve_mistral_key(key_file: Path | None) -> str:
+    if key_file:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageProblem(
+                f"cannot read --mistral-key-file {key_file}: {exc.strerror}"
+            ) from None
+        if not key or "\n" in key:
+            raise UsageProblem(
+                f"--mistral-key-file {key_file} must hold exactly one line: the Mistral API key"
+            )
+    else:
+        key = os.environ.get("MISTRAL_API_KEY", "").strip()
+        if not key and is_tty():
+            key = str(click.prompt("Your Mistral API key (for cc-vibe)", hide_input=True)).strip()
+        if not key:
+            raise UsageProblem(
+                "--vibe needs your Mistral API key: pass --mistral-key-file PATH"
+                " (or set MISTRAL_API_KEY)"
+            )
+    if set('"$`\\') & set(key) or any(c.isspace() for c in key):
+        raise UsageProblem(
+            'the Mistral API key contains spaces or one of " $ ` \\; check you copied it right'
+        )
+    return key
+
+
+def vibe_vars(options: VibeOptions) -> dict[str, Any]:
+    if not options.enabled:
+        return {}
+    parts = urlsplit(options.api_base.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageProblem(
+            f"--mistral-api-base '{options.api_base}' is not an http:// or https:// URL;"
+            " e.g. https://api.mistral.ai/v1"
+        )
+    return {
+        "workstation_vibe_proxy": True,
+        "workstation_vibe_mistral_api_key": resolve_mistral_key(options.key_file),
+        "workstation_vibe_mistral_api_base": options.api_base.strip().rstrip("/"),
+        "workstation_vibe_proxy_port": options.port,
+    }
+
+
+def agent_vars(agents: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "workstation_opencode": "opencode" in agents,
+        "workstation_mistral_vibe": "mistral-vibe" in agents,
+    }
+
+
 def build_inventory(target: Target) -> dict[str, Any]:
     if target.local:
         host_vars: dict[str, Any] = {
@@ -125,6 +188,13 @@ def build_inventory(target: Target) -> dict[str, Any]:
             "ansible_python_interpreter": sys.executable,
         }
         name = "localhost"
+        if target.account != getpass.getuser():
+            # Steps that write into another account's home run as that account: root
+            # becomes it (su where sudo is not installed), and that account must be able to
+            # run the interpreter (ccprov's own may sit in root's private home).
+            host_vars["ansible_become_method"] = "sudo" if shutil.which("sudo") else "su"
+            if Path("/usr/bin/python3").exists():
+                host_vars["ansible_python_interpreter"] = "/usr/bin/python3"
     else:
         host_vars = {"ansible_host": target.host}
         if target.ssh_user:
@@ -174,6 +244,8 @@ def run(
     shell: str | None,
     check: bool,
     verify: bool,
+    vibe: VibeOptions | None = None,
+    agents: tuple[str, ...] = (),
     yes: bool,
     verbose: int,
 ) -> int:
@@ -185,10 +257,21 @@ def run(
     url = resolve_base_url(base_url)
     model = check_model(model)
     token = check_token(resolve_token(token_file, token_stdin))
+    extra = build_vars(target, url, token, model, shell)
+    extra.update(vibe_vars(vibe or VibeOptions()))
+    extra.update(agent_vars(agents))
 
     echo = click.echo
     echo(f"ccprov workstation: Claude Code for {target.describe()}")
     echo(f"  gateway {url}  model {model}  key {mask(token)}")
+    if extra.get("workstation_vibe_proxy"):
+        echo(
+            f"  vibe proxy 127.0.0.1:{extra['workstation_vibe_proxy_port']} ->"
+            f" {extra['workstation_vibe_mistral_api_base']}"
+            f"  Mistral key {mask(extra['workstation_vibe_mistral_api_key'])}"
+        )
+    if agents:
+        echo(f"  agents: {', '.join(agents)}")
     if not yes and is_tty() and not check and not click.confirm("Proceed?", default=True):
         echo("Nothing changed.")
         return 1
@@ -198,7 +281,7 @@ def run(
     summary = runner.run_playbook(
         "workstations.yml",
         build_inventory(target),
-        build_vars(target, url, token, model, shell),
+        extra,
         check=check,
         verbose=verbose,
         local=target.local,

@@ -56,6 +56,16 @@ class Developer:
 def developer() -> Iterator[Developer]:
     """A fresh home for an ordinary (non-root) account: Claude Code refuses
     --dangerously-skip-permissions as root, and real developers are not root."""
+    yield from fresh_developer()
+
+
+@pytest.fixture(scope="module")
+def developer_module() -> Iterator[Developer]:
+    """The same, shared by a module's tests (for set-ups that take a while)."""
+    yield from fresh_developer()
+
+
+def fresh_developer() -> Iterator[Developer]:
     if not CLAUDE.exists():
         pytest.fail("Claude Code is not installed: run tests/stages/00-setup.sh")
     if os.geteuid() == 0:
