@@ -92,6 +92,11 @@ def cli() -> None:
     help="Install a local CLI agent on the gateway's model for the vibe-orchestrator skill"
     " (repeatable). mistral-vibe needs Python >= 3.12.",
 )
+@click.option(
+    "--vibe-python",
+    metavar="PATH",
+    help="With --agent mistral-vibe: a Python >= 3.12 to build its venv with (default python3).",
+)
 @click.option("--check", is_flag=True, help="Dry run: show what would change, write nothing.")
 @click.option(
     "--no-verify",
@@ -114,6 +119,7 @@ def workstation(
     mistral_api_base: str,
     vibe_port: int,
     agents: tuple[str, ...],
+    vibe_python: str | None,
     check: bool,
     no_verify: bool,
     yes: bool,
@@ -137,6 +143,7 @@ def workstation(
             shell=shell,
             vibe=impl.VibeOptions(vibe, mistral_key_file, mistral_api_base, vibe_port),
             agents=agents,
+            vibe_python=vibe_python,
             check=check,
             verify=not no_verify,
             yes=yes,
@@ -203,8 +210,27 @@ def status(
 )
 @click.option("--only", metavar="TEXT", help="Run only the cases whose name contains TEXT.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds allowed for each case.")
+@click.option(
+    "--agents",
+    is_flag=True,
+    help="Instead: time code generation, reasoning and error recovery through Claude Code,"
+    " OpenCode and Mistral Vibe (where installed) on the same backend, as a table.",
+)
+@click.option(
+    "--runs",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="With --agents: runs per cell (the table shows the median).",
+)
 def smoke(
-    backend: str, env_file: Path | None, claude_path: str | None, only: str | None, timeout: float
+    backend: str,
+    env_file: Path | None,
+    claude_path: str | None,
+    only: str | None,
+    timeout: float,
+    agents: bool,
+    runs: int,
 ) -> None:
     """Run the reference page's verified tests with the real `claude` CLI in headless mode
     against a backend (simple prompt, Read tool, -p, skip-permissions, no --model, code
@@ -222,6 +248,18 @@ def smoke(
         raise click.ClickException(
             f"backend '{backend}' is not configured in the env file; run `ccprov workstation`"
         )
+    if agents:
+        from ccprov import agents_compare
+
+        click.echo(
+            f"Harness comparison against {chosen.base_url} (model {chosen.model}),"
+            f" median of {runs} run(s) per cell"
+        )
+        names, table = agents_compare.compare(chosen, claude_path, runs, timeout)
+        click.echo(agents_compare.render(names, table))
+        click.echo("✗: an answer did not pass the check (expected with a stand-in backend)")
+        errors = [c for row in table.values() for c in row.values() if c and c.error]
+        sys.exit(1 if errors else 0)
     claude = claude_path or impl.find_claude()
     if not claude:
         raise click.ClickException(

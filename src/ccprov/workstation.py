@@ -174,11 +174,16 @@ def vibe_vars(options: VibeOptions) -> dict[str, Any]:
     }
 
 
-def agent_vars(agents: tuple[str, ...]) -> dict[str, Any]:
-    return {
+def agent_vars(agents: tuple[str, ...], vibe_python: str | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {
         "workstation_opencode": "opencode" in agents,
         "workstation_mistral_vibe": "mistral-vibe" in agents,
     }
+    if vibe_python:
+        if "mistral-vibe" not in agents:
+            raise UsageProblem("--vibe-python is for --agent mistral-vibe; add that option")
+        extra["workstation_mistral_vibe_python"] = vibe_python
+    return extra
 
 
 def build_inventory(target: Target) -> dict[str, Any]:
@@ -246,6 +251,7 @@ def run(
     verify: bool,
     vibe: VibeOptions | None = None,
     agents: tuple[str, ...] = (),
+    vibe_python: str | None = None,
     yes: bool,
     verbose: int,
 ) -> int:
@@ -259,7 +265,7 @@ def run(
     token = check_token(resolve_token(token_file, token_stdin))
     extra = build_vars(target, url, token, model, shell)
     extra.update(vibe_vars(vibe or VibeOptions()))
-    extra.update(agent_vars(agents))
+    extra.update(agent_vars(agents, vibe_python))
 
     echo = click.echo
     echo(f"ccprov workstation: Claude Code for {target.describe()}")

@@ -9,7 +9,7 @@ name=localhost/ccprov-hostbed
 suite=bookworm
 mirror=${HOSTBED_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
-packages=systemd,systemd-sysv,dbus,python3,python3-venv,python3-pip,sudo,bash,zsh,openssh-server,curl,ca-certificates,iproute2,procps,less
+packages=systemd,systemd-sysv,libpam-systemd,dbus,python3,python3-venv,python3-pip,sudo,bash,zsh,openssh-server,curl,ca-certificates,iproute2,procps,less
 
 # Everything that shapes the image goes into its tag.
 recipe=$(

@@ -3,6 +3,7 @@ API stand-in, driven by the real Claude Code CLI as the developer."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 from pathlib import Path
@@ -30,7 +31,8 @@ def test_claude_code_reaches_the_mistral_api_through_the_proxy(host) -> None:
         f'source claude-switch vibe && {OFFLINE} timeout 120 claude -p "Say OK"',
     )
     assert run.rc == 0, run.stderr
-    assert run.stdout.strip() == "OK"
+    assert run.stdout.strip().splitlines()[-1] == "OK"
+    assert "claude-switch: vibe -> http://127.0.0.1:4000" in run.stdout
     requests = host.file("/var/log/standin-mistral.jsonl").content_string.splitlines()[count:]
     assert requests, "the Mistral API stand-in got no request"
     assert {json.loads(r)["model"] for r in requests} == {"devstral-medium-latest"}
@@ -62,22 +64,23 @@ def test_proxy_keys_are_private(host) -> None:
         f = host.file(path)
         assert f.user == "dev" and f.mode == 0o600, path
     assert host.file(f"{HOME}/.config/ccprov/vibe-proxy").mode == 0o700
-    # The key is not on the proxy's command line.
-    assert "sk-mistral" not in host.check_output("ps -eo args")
+    # No key on the command line of the developer's processes (the proxy's included).
+    args = host.check_output("ps -o args= -u dev")
+    assert "litellm" in args
+    assert "sk-mistral" not in args and "sk-vibe" not in args
 
 
 def test_proxy_venv_passes_the_gateways_supply_chain_audit(host) -> None:
-    host.check_output("mkdir -p /tmp/guard")
-    guard = "/tmp/guard/litellm_guard.py"
-    host.run(f"cat > {guard} <<'EOF'\n{GUARD.read_text()}\nEOF")
+    guard = base64.b64encode(GUARD.read_bytes()).decode()
     policy = json.dumps({"roots": [f"{HOME}/.local/share/ccprov"]})
-    report = json.loads(host.check_output(f"python3 {guard} {shlex.quote(policy)}"))
+    out = host.check_output(f"echo {guard} | base64 -d | python3 - {shlex.quote(policy)}")
+    report = json.loads(out)
     assert {i["version"] for i in report["litellm"]} == {"1.106.2"}
     assert report["findings"] == []
 
 
 def test_no_mistral_key_names_the_variable_and_changes_nothing(host) -> None:
-    original = host.file(ENV_FILE).content_string
+    host.check_output(f"cp -p {ENV_FILE} {ENV_FILE}.keep")
     try:
         host.check_output(f"sed -i 's/^MISTRAL_API_KEY=.*/MISTRAL_API_KEY=\"\"/' {ENV_FILE}")
         run = as_dev(
@@ -89,7 +92,7 @@ def test_no_mistral_key_names_the_variable_and_changes_nothing(host) -> None:
         assert "MISTRAL_API_KEY is empty" in run.stderr
         assert ENV_FILE in run.stderr
     finally:
-        host.run(f"cat > {ENV_FILE} <<'EOF'\n{original}EOF")
+        host.check_output(f"mv -f {ENV_FILE}.keep {ENV_FILE}")
 
 
 def test_port_taken_names_the_process_and_kills_nothing(host) -> None:
@@ -107,3 +110,21 @@ def test_port_taken_names_the_process_and_kills_nothing(host) -> None:
         host.run(f"kill {pid}")
     finally:
         assert as_dev(host, "systemctl --user start ccprov-vibe-proxy.service").rc == 0
+
+
+def test_opencode_answers_from_the_gateway(host) -> None:
+    run = as_dev(host, 'cd /tmp && timeout 180 opencode run "Say OK"')
+    assert run.rc == 0, run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "OK"
+    config = json.loads(host.file(f"{HOME}/.config/opencode/opencode.json").content_string)
+    options = config["provider"]["ccprov"]["options"]
+    assert options["baseURL"] == "http://127.0.0.1:8000/v1"
+    # The key stays in its own 0600 file; the config only points at it.
+    assert options["apiKey"] == f"{{file:{HOME}/.config/ccprov/gateway.key}}"
+    key = host.file(f"{HOME}/.config/ccprov/gateway.key")
+    assert key.mode == 0o600 and key.user == "dev"
+
+
+def test_vibe_orchestrator_names_the_installed_agent(host) -> None:
+    skill = host.file(f"{HOME}/.claude/skills/vibe-orchestrator/SKILL.md").content_string
+    assert 'opencode run "<self-contained prompt>"' in skill
