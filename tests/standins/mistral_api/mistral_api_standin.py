@@ -55,6 +55,7 @@ FIELDS = {
 def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt: str, *a: Any) -> None:
             sys.stderr.write("mistral-standin: " + fmt % a + "\n")
@@ -91,11 +92,12 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
                 return self._json(404, {"detail": "Not Found"})
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
             if not self._authorized():
                 return
-            length = int(self.headers.get("Content-Length") or 0)
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(raw or b"{}")
             except json.JSONDecodeError:
                 return self._json(400, {"object": "error", "message": "Invalid JSON body"})
             if args.request_log:
