@@ -17,6 +17,7 @@ LOCAL_BASE_URL="https://gateway.example.org/"
 LOCAL_TOKEN="sk-local-abcdefghijklmnop"
 LOCAL_MODEL="devstral"
 LOCAL_MODEL_NAME="Devstral 2 (self-hosted)"
+LOCAL_CONTEXT_WINDOW="262144"
 VLLM_BASE_URL='http://gpu1:8000'
 VLLM_TOKEN=vllm-key-0123456789
 VLLM_MODEL=devstral
@@ -46,6 +47,7 @@ MANAGED = {
     "CLAUDE_CODE_SUBAGENT_MODEL",
     "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS",
     "CLAUDE_CODE_ATTRIBUTION_HEADER",
+    "CLAUDE_CODE_AUTO_COMPACT_WINDOW",
     "CLAUDE_SWITCH_BACKEND",
 }
 
@@ -97,6 +99,8 @@ def test_backend_sets_exactly_its_variables(shell, backend, home, run_switch) ->
     }
     if backend == "local":
         expected["ANTHROPIC_CUSTOM_MODEL_OPTION_NAME"] = "Devstral 2 (self-hosted)"
+        # Claude Code would assume a 1M window for a model it does not know.
+        expected["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = "262144"
     assert changed == expected
     # The token is never printed whole.
     assert f"token {token}" not in run.stdout + run.stderr
@@ -183,11 +187,16 @@ BAD_INPUTS = {
     "malformed line": (
         GOOD_ENV + "this is not an assignment\n",
         ("local",),
-        "line 20 is not KEY=value",
+        "line 21 is not KEY=value",
     ),
     "unquoted space": (GOOD_ENV + "LOCAL_MODEL=dev stral\n", ("local",), "quote the value"),
     "command substitution": (GOOD_ENV + 'LOCAL_TOKEN="$(id)"\n', ("local",), "not allowed"),
     "bad name": (GOOD_ENV + "1ABC=x\n", ("vllm",), "not a valid variable name"),
+    "bad context window": (
+        GOOD_ENV.replace('LOCAL_CONTEXT_WINDOW="262144"', 'LOCAL_CONTEXT_WINDOW="256k"'),
+        ("local",),
+        "LOCAL_CONTEXT_WINDOW must be a number of tokens",
+    ),
     "malformed file on cloud": (GOOD_ENV + "garbage\n", ("cloud",), "is not KEY=value"),
 }
 
