@@ -496,6 +496,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def measured(section: dict[str, Any]) -> list[str]:
+    """Which run and machine a section's figures come from (sections are kept between runs)."""
+    return [f"Measured {section.get('measured_on', 'in an earlier run, on another machine')}.", ""]
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
@@ -511,6 +516,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## 1. `ccprov workstation` into a fresh HOME (local /v1/messages stand-in)",
             "",
+            *measured(o),
             "| measure | median | min | max | target |",
             "|---|---|---|---|---|",
         ]
@@ -535,12 +541,15 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## 2. The workstation play over N test-bed hosts",
             "",
+            *measured(results["fleet"]),
             "SSH with forks, pipelining and ControlPersist as shipped in `ansible.cfg`.",
             "",
             "| hosts | fresh median (s) | min | max | re-run median (s) |",
             "|---|---|---|---|---|",
         ]
         for size, r in results["fleet"].items():
+            if not isinstance(r, dict):
+                continue
             lines.append(
                 f"| {size} | {r['fresh']['median']} | {r['fresh']['min']} | "
                 f"{r['fresh']['max']} | {r['rerun']['median']} |"
@@ -554,11 +563,14 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## 3. The gateway (real pinned LiteLLM, stand-in backend answering at once)",
             "",
+            *measured(results["gateway"]),
             "| load | req/s | errors | p50 ms | p95 ms | direct p50 ms | added p50 ms "
             "| LiteLLM overhead p50/p95/p99 ms |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for label, r in results["gateway"].items():
+            if not isinstance(r, dict):
+                continue
             ov = r["overhead_ms"]
             lines.append(
                 f"| {label} | {r['rps']} | {r['errors']} | {r['latency_ms']['p50']} | "
@@ -578,10 +590,13 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## 4. Gateway cold provision: bare test-bed host to healthy LiteLLM",
             "",
+            *measured(results["cold"]),
             "| install source | median (s) | min | max |",
             "|---|---|---|---|",
         ]
         for label, r in results["cold"].items():
+            if not isinstance(r, dict):
+                continue
             lines.append(f"| {label} | {r['median']} | {r['min']} | {r['max']} |")
         lines += ["", "uv is used when the host has it; the test-bed hosts have only pip.", ""]
     if "agents" in results:
@@ -589,6 +604,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## 5. Harness overhead: the same prompts through Claude Code, OpenCode, Vibe",
             "",
+            *measured(a),
             "`ccprov smoke --agents --runs N` against the vLLM stand-in, which answers at once:"
             " each cell is the median wall time of one headless run, so it is the harness's"
             " own cost (start-up, system prompt, tool registration). The reference page saw"
@@ -640,6 +656,8 @@ def main() -> int:
             if name in wanted:
                 print(f"bench: {name} ...", flush=True)
                 results[name] = step()
+                m = results["machine"]
+                results[name]["measured_on"] = f"{m['date']}, {m['cpus']} cores, {m['platform']}"
                 save(results)  # a later failure keeps what was measured
     finally:
         standin.terminate()
