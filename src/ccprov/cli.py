@@ -251,6 +251,12 @@ def smoke(
     if agents:
         from ccprov import agents_compare
 
+        if backend != "local":
+            # OpenCode and Vibe are configured (by ccprov workstation) for the gateway only.
+            raise click.UsageError(
+                "--agents compares the harnesses on the gateway: use --backend local"
+            )
+
         click.echo(
             f"Harness comparison against {chosen.base_url} (model {chosen.model}),"
             f" median of {runs} run(s) per cell"

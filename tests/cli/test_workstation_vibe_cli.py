@@ -118,3 +118,16 @@ def test_agents_table_shows_medians_marks_and_missing_harnesses() -> None:
         "| Reasoning | 0.9s | 2.0s ✗ | not installed |",
         "| Error recovery | error: Error: Unauthorized | 0.9s | not installed |",
     ]
+
+
+def test_agents_comparison_runs_only_on_the_gateway(tmp_path) -> None:
+    env_file = tmp_path / "backends.env"
+    env_file.write_text(
+        'LOCAL_BASE_URL="http://gw:4000"\nLOCAL_TOKEN="sk-0123456789"\nLOCAL_MODEL="devstral"\n'
+        'VLLM_BASE_URL="http://gpu:8000"\nVLLM_TOKEN="k-0123456789"\nVLLM_MODEL="devstral"\n'
+    )
+    result = CliRunner().invoke(
+        cli, ["smoke", "--agents", "--backend", "vllm", "--env-file", str(env_file)]
+    )
+    assert result.exit_code == 2
+    assert "use --backend local" in result.output
