@@ -89,15 +89,7 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
             raise UsageProblem("--token-stdin read an empty line; pipe the gateway key in")
         return token
     if token_file:
-        try:
-            token = token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageProblem(f"cannot read --token-file {token_file}: {exc.strerror}") from None
-        if not token or "\n" in token:
-            raise UsageProblem(
-                f"--token-file {token_file} must hold exactly one line: the gateway key"
-            )
-        return token
+        return read_key_file(token_file, "--token-file", "the gateway key")
     from_env = os.environ.get("CCPROV_TOKEN", "").strip()
     if from_env:
         return from_env
@@ -110,13 +102,26 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
     )
 
 
+def read_key_file(path: Path, option: str, what: str) -> str:
+    """The one line of a key file given as OPTION, or a one-line error."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {option} {path}: {exc.strerror}") from None
+    if not key or "\n" in key:
+        raise UsageProblem(f"{option} {path} must hold exactly one line: {what}")
+    return key
+
+
+def check_key_chars(key: str, what: str, hint: str) -> str:
+    """Keys go into env files as KEY="value": no spaces, quotes, $, backquotes, backslashes."""
+    if set('"$`\\') & set(key) or any(c.isspace() for c in key):
+        raise UsageProblem(f'{what} contains spaces or one of " $ ` \\; {hint}')
+    return key
+
+
 def check_token(token: str) -> str:
-    bad = set('"$`\\') & set(token)
-    if bad or any(c.isspace() for c in token):
-        raise UsageProblem(
-            'the gateway key contains spaces or one of " $ ` \\; check you copied the right key'
-        )
-    return token
+    return check_key_chars(token, "the gateway key", "check you copied the right key")
 
 
 @dataclass
@@ -131,16 +136,7 @@ class VibeOptions:
 
 def resolve_mistral_key(key_file: Path | None) -> str:
     if key_file:
-        try:
-            key = key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageProblem(
-                f"cannot read --mistral-key-file {key_file}: {exc.strerror}"
-            ) from None
-        if not key or "\n" in key:
-            raise UsageProblem(
-                f"--mistral-key-file {key_file} must hold exactly one line: the Mistral API key"
-            )
+        key = read_key_file(key_file, "--mistral-key-file", "the Mistral API key")
     else:
         key = os.environ.get("MISTRAL_API_KEY", "").strip()
         if not key and is_tty():
@@ -150,11 +146,7 @@ def resolve_mistral_key(key_file: Path | None) -> str:
                 "--vibe needs your Mistral API key: pass --mistral-key-file PATH"
                 " (or set MISTRAL_API_KEY)"
             )
-    if set('"$`\\') & set(key) or any(c.isspace() for c in key):
-        raise UsageProblem(
-            'the Mistral API key contains spaces or one of " $ ` \\; check you copied it right'
-        )
-    return key
+    return check_key_chars(key, "the Mistral API key", "check you copied it right")
 
 
 def vibe_vars(options: VibeOptions) -> dict[str, Any]:
