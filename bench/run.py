@@ -26,7 +26,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import free_port, start_standin  # noqa: E402 (after the path fix)
+from tests.conftest import find_python312, free_port, start_standin  # noqa: E402 (path fix)
 from tests.e2e.conftest import start_gateway  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -50,6 +50,26 @@ def percentile(values: list[float], q: float) -> float:
 # --- 1. Onboarding ------------------------------------------------------------------------
 
 
+def fresh_workstation(
+    tmp: Path, backend_url: str, key: str
+) -> tuple[Path, dict[str, str], list[str]]:
+    """An empty HOME in TMP, its environment, and `ccprov workstation` for it (key in a file)."""
+    home = tmp / "home"
+    home.mkdir()
+    key_file = tmp / "key"
+    key_file.write_text(key + "\n")
+    command = [
+        str(BIN / "ccprov"),
+        "workstation",
+        "--base-url",
+        backend_url,
+        "--token-file",
+        str(key_file),
+        "--yes",
+    ]
+    return home, {**os.environ, "HOME": str(home)}, command
+
+
 def onboarding(runs: int, backend_url: str, key: str) -> dict[str, Any]:
     fresh: list[float] = []
     rerun: list[float] = []
@@ -58,20 +78,7 @@ def onboarding(runs: int, backend_url: str, key: str) -> dict[str, Any]:
     changed_rerun: list[int] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            home = Path(tmp) / "home"
-            home.mkdir()
-            key_file = Path(tmp) / "key"
-            key_file.write_text(key + "\n")
-            env = {**os.environ, "HOME": str(home)}
-            command = [
-                str(BIN / "ccprov"),
-                "workstation",
-                "--base-url",
-                backend_url,
-                "--token-file",
-                str(key_file),
-                "--yes",
-            ]
+            _, env, command = fresh_workstation(Path(tmp), backend_url, key)
             for target in (fresh, rerun):
                 start = time.perf_counter()
                 proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -431,29 +438,10 @@ def _version(exe: Path) -> str:
 def agents(runs: int, backend_url: str, key: str) -> dict[str, Any]:
     """`ccprov smoke --agents` in a fresh HOME set up by `ccprov workstation --agent ...`,
     against the instant stand-in: each harness's own overhead per prompt."""
-    import glob
-    import shutil
-
-    python = next(
-        iter(sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]"))), ""
-    ) or shutil.which("python3.12")
+    python = find_python312()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        (Path(tmp) / "key").write_text(key + "\n")
-        env = {**os.environ, "HOME": str(home)}
-        setup = [
-            str(BIN / "ccprov"),
-            "workstation",
-            "--base-url",
-            backend_url,
-            "--token-file",
-            str(Path(tmp) / "key"),
-            "--yes",
-            "--no-verify",
-            "--agent",
-            "opencode",
-        ]
+        home, env, setup = fresh_workstation(Path(tmp), backend_url, key)
+        setup += ["--no-verify", "--agent", "opencode"]
         if python:
             setup += ["--agent", "mistral-vibe", "--vibe-python", python]
         subprocess.run(setup, env=env, check=True, capture_output=True, timeout=900)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +31,13 @@ def load_file(name: str, path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
+
+
+def find_python312() -> str | None:
+    """A Python >= 3.12 for Mistral Vibe: pyenv's here (its shims fail without a global
+    version), else python3.12 on PATH."""
+    versions = sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]"))
+    return next(iter(versions), None) or shutil.which("python3.12")
 
 
 def free_port() -> int:

@@ -5,22 +5,20 @@ under pyenv, while Debian 12's python3 (3.11) must be refused up front, naming t
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import find_python312
+
 CCPROV = str(Path(sys.executable).parent / "ccprov")
 
 
 def python312() -> str:
-    found = next(
-        iter(sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]"))), None
-    ) or shutil.which("python3.12")
+    found = find_python312()
     if not found:
         pytest.fail("no Python >= 3.12 here: install python3.12 (pyenv) for this test")
     return found
