@@ -97,6 +97,8 @@ def run_playbook(
                 "ANSIBLE_HOME": str(tmp / "ansible-home"),
                 "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-local"),
                 "ANSIBLE_RETRY_FILES_ENABLED": "false",
+                # The inventory is always the JSON file written here: skip the other parsers.
+                "ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.yaml",
                 "ANSIBLE_DEPRECATION_WARNINGS": "false",
                 "ANSIBLE_SYSTEM_WARNINGS": "false",
                 "CCPROV_SUMMARY_FILE": str(summary_file),

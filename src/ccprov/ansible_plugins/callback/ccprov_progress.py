@@ -62,6 +62,10 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         self._counts["changed" if changed else "ok"] += 1
         if changed:
             self._line("would" if self._check_mode else "changed", result)
+            # home_files writes many files in one task: say which (never for no_log tasks).
+            if not result._task.no_log and not result._result.get("censored"):
+                for change in result._result.get("changes") or []:
+                    self._display.display(f"            {change}")
         else:
             self._line("ok", result)
 
