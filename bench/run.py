@@ -341,36 +341,46 @@ def cold_provision(runs: int) -> dict[str, Any]:
 # --- 3. Gateway -----------------------------------------------------------------------------
 
 
-def _post(url: str, key: str, body: bytes) -> tuple[int, float, float | None]:
-    try:
-        return _post_once(url, key, body)
-    except OSError:  # refused or reset: counted as an error, not a crash
-        return 0, 0.0, None
+class Client:
+    """One client with one keep-alive connection, as Claude Code holds one to its gateway."""
 
-
-def _post_once(url: str, key: str, body: bytes) -> tuple[int, float, float | None]:
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
-    start = time.perf_counter()
-    conn.request(
-        "POST",
-        "/v1/messages",
-        body=body,
-        headers={
+    def __init__(self, url: str, key: str, body: bytes) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.address = (host, int(port))
+        self.headers = {
             "Authorization": f"Bearer {key}",
             "content-type": "application/json",
             "anthropic-version": "2023-06-01",
-        },
-    )
-    response = conn.getresponse()
-    response.read()
-    elapsed = (time.perf_counter() - start) * 1000
-    overhead = response.getheader("x-litellm-overhead-duration-ms")
-    conn.close()
-    return response.status, elapsed, float(overhead) if overhead else None
+        }
+        self.body = body
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self) -> tuple[int, float, float | None]:
+        """(status, wall ms, LiteLLM's overhead header ms); status 0 for a refused or reset."""
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(*self.address, timeout=60)
+            start = time.perf_counter()
+            self.conn.request("POST", "/v1/messages", body=self.body, headers=self.headers)
+            response = self.conn.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - start) * 1000
+        except OSError:
+            self.close()
+            return 0, 0.0, None
+        if response.will_close:
+            self.close()
+        overhead = response.getheader("x-litellm-overhead-duration-ms")
+        return response.status, elapsed, float(overhead) if overhead else None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 def load(url: str, key: str, concurrency: int, requests: int, stream: bool) -> dict[str, Any]:
+    """CONCURRENCY clients, each sending its share of REQUESTS one after another."""
     body = json.dumps(
         {
             "model": "devstral",
@@ -379,9 +389,18 @@ def load(url: str, key: str, concurrency: int, requests: int, stream: bool) -> d
             "messages": [{"role": "user", "content": "Say OK"}],
         }
     ).encode()
+
+    def client(share: int) -> list[tuple[int, float, float | None]]:
+        c = Client(url, key, body)
+        try:
+            return [c.post() for _ in range(share)]
+        finally:
+            c.close()
+
+    shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(lambda _: _post(url, key, body), range(requests)))
+        results = [r for batch in pool.map(client, shares) for r in batch]
     wall = time.perf_counter() - start
     latencies = [r[1] for r in results if r[0] == 200] or [0.0]
     overheads = [r[2] for r in results if r[0] == 200 and r[2] is not None]
@@ -398,25 +417,37 @@ def load(url: str, key: str, concurrency: int, requests: int, stream: bool) -> d
     }
 
 
-def gateway(backend_url: str, backend_key: str, requests: int) -> dict[str, Any]:
+def gateway(
+    backend_url: str, backend_key: str, requests: int, workers: list[int]
+) -> dict[str, Any]:
+    """The same loads straight to the backend and through LiteLLM with 1..N workers."""
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, gw = start_gateway(Path(tmp), backend_url, backend_key)
-        try:
-            for stream in (False, True):
-                for concurrency in (1, 10, 50):
-                    label = f"{'stream' if stream else 'plain'}-c{concurrency}"
-                    count = requests if concurrency > 1 else max(20, requests // 5)
-                    direct = load(backend_url, backend_key, concurrency, count, stream)
-                    through = load(gw.url, gw.master_key, concurrency, count, stream)
-                    through["added_vs_direct_p50_ms"] = round(
-                        through["latency_ms"]["p50"] - direct["latency_ms"]["p50"], 2
-                    )
-                    through["direct_p50_ms"] = direct["latency_ms"]["p50"]
-                    results[label] = through
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    direct: dict[str, Any] = {}
+    for count in workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, gw = start_gateway(Path(tmp), backend_url, backend_key, workers=count)
+            try:
+                for stream in (False, True):
+                    for concurrency in (1, 10, 50):
+                        load_name = f"{'stream' if stream else 'plain'}-c{concurrency}"
+                        n = requests if concurrency > 1 else max(20, requests // 5)
+                        if load_name not in direct:
+                            direct[load_name] = load(
+                                backend_url, backend_key, concurrency, n, stream
+                            )
+                        through = load(gw.url, gw.master_key, concurrency, n, stream)
+                        base = direct[load_name]["latency_ms"]
+                        through["direct_p50_ms"] = base["p50"]
+                        through["added_vs_direct_p50_ms"] = round(
+                            through["latency_ms"]["p50"] - base["p50"], 2
+                        )
+                        through["added_vs_direct_p95_ms"] = round(
+                            through["latency_ms"]["p95"] - base["p95"], 2
+                        )
+                        results[f"w{count}-{load_name}"] = through
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
     return results
 
 
@@ -552,8 +583,8 @@ def render(results: dict[str, Any]) -> str:
             "## 3. The gateway (real pinned LiteLLM, stand-in backend answering at once)",
             "",
             *measured(results["gateway"]),
-            "| load | req/s | errors | p50 ms | p95 ms | direct p50 ms | added p50 ms "
-            "| LiteLLM overhead p50/p95/p99 ms |",
+            "| workers-load | req/s | errors | p50 ms | p95 ms | direct p50 ms "
+            "| added p50 / p95 ms | LiteLLM overhead p50/p95/p99 ms |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for label, r in results["gateway"].items():
@@ -563,7 +594,7 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {label} | {r['rps']} | {r['errors']} | {r['latency_ms']['p50']} | "
                 f"{r['latency_ms']['p95']} | {r['direct_p50_ms']} | "
-                f"{r['added_vs_direct_p50_ms']} | "
+                f"{r['added_vs_direct_p50_ms']} / {r.get('added_vs_direct_p95_ms', '-')} | "
                 f"{ov['p50']}/{ov['p95']}/{ov['p99']} |"
             )
         lines += [
@@ -619,6 +650,9 @@ def main() -> int:
         help="comma list of benchmarks: onboarding, fleet, gateway, cold, agents",
     )
     parser.add_argument("--fleet-sizes", default="1,5,20", help="host counts for the fleet run")
+    parser.add_argument(
+        "--gateway-workers", default="1,2", help="LiteLLM worker counts for the gateway load"
+    )
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     port = free_port()
@@ -630,13 +664,14 @@ def main() -> int:
     results["machine"] = machine()
     try:
         sizes = [int(n) for n in args.fleet_sizes.split(",")]
+        gateway_workers = [int(n) for n in args.gateway_workers.split(",")]
         steps = {
             "onboarding": lambda: {
                 **onboarding(args.runs, backend, key),
                 "slowest_tasks": slowest_tasks(backend, key),
             },
             "fleet": lambda: fleet(sizes, max(1, args.runs // 2)),
-            "gateway": lambda: gateway(backend, key, args.requests),
+            "gateway": lambda: gateway(backend, key, args.requests, gateway_workers),
             "cold": lambda: cold_provision(max(1, args.runs // 2)),
             "agents": lambda: agents(args.runs, backend, key),
         }
