@@ -275,6 +275,9 @@ def test_check_writes_nothing(home, token_file) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "would" in proc.stdout
+    # The one task that writes the home says which files it would write.
+    assert f"created {home}/.claude-backends.env" in proc.stdout
+    assert f"created {home}/.local/bin/claude-switch" in proc.stdout
     assert list(home.iterdir()) == []
 
 
