@@ -18,6 +18,15 @@ def test_service_active_enabled_and_listening(host) -> None:
     assert host.socket("tcp://0.0.0.0:4000").is_listening
 
 
+def test_one_worker_per_cpu_by_default(host) -> None:
+    cpus = int(host.check_output("getconf _NPROCESSORS_ONLN"))
+    exec_start = host.check_output("systemctl show -p ExecStart --value litellm")
+    assert f"--num_workers {min(cpus, 4)} " in exec_start + " "
+    # uvicorn's worker processes: the supervisor plus one per worker, all as litellm.
+    workers = host.check_output("pgrep -u litellm -c -f 'bin/litellm|multiprocessing'")
+    assert int(workers) >= min(cpus, 4)
+
+
 def test_runs_as_its_own_unprivileged_user(host) -> None:
     user = host.check_output("systemctl show -p User --value litellm")
     assert user == "litellm"
