@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,7 +162,21 @@ def test_fleet_status_reports_every_host(deployed) -> None:
         down = sh(str(BIN / "ccprov"), "status", "-i", str(INVENTORY), check=False)
     finally:
         podman_exec("ccprov-gw1", "systemctl", "start", "litellm")
+        wait_until_ready("http://10.89.77.12:4000")  # the tests after this one use it
     assert down.returncode == 1 and "needs attention" in down.stdout
+
+
+def wait_until_ready(url: str, seconds: float = 180) -> None:
+    """LiteLLM takes a while to start its workers; wait for /health/readiness."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health/readiness", timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def test_ccprov_workstation_over_ssh_for_another_account(deployed, tmp_path) -> None:

@@ -273,3 +273,20 @@ def test_missing_rc_files_of_other_shells_are_left_alone(tmp_path: Path) -> None
     )
     # No owner given: the login shell is unknown, so bash is the default.
     assert sorted(p.name for p in home.iterdir()) == [".bashrc"]
+
+
+def test_an_ordinary_user_cannot_give_files_away(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(home_files.os, "getuid", lambda: 1000)
+    monkeypatch.setattr(home_files.os, "getgid", lambda: 1000)
+    calls: list[tuple[int, int]] = []
+
+    def chown(path: str, uid: int, gid: int) -> None:
+        calls.append((uid, gid))
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(home_files.os, "chown", chown)
+    with pytest.raises(home_files.PlanError, match="only root can write it"):
+        home_files.give(str(tmp_path / "f"), 1001, 1001, "/home/dev/.bashrc")
+    # Our own file in a group we are not in: written anyway, with our primary group.
+    home_files.give(str(tmp_path / "f"), 1000, 50, "/home/me/.bashrc")
+    assert calls == [(-1, 50)]

@@ -9,6 +9,7 @@ costs a Python start on the host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -398,6 +399,20 @@ def resolve_owner(name: str | None) -> Owner:
     return Owner(entry.pw_uid, entry.pw_gid, os.path.basename(entry.pw_shell))
 
 
+def give(path: str, uid: int, gid: int, shown: str) -> None:
+    """chown as root; as an ordinary user keep the file's group if it is not one of ours."""
+    if (uid, gid) in ((-1, -1), (os.getuid(), os.getgid())):
+        return
+    if os.getuid() == 0:
+        os.chown(path, uid, gid)
+        return
+    if uid not in (-1, os.getuid()):
+        raise PlanError(f"{shown} belongs to uid {uid}: only root can write it for that owner")
+    # A group we are not in: the file keeps our primary group.
+    with contextlib.suppress(PermissionError):
+        os.chown(path, -1, gid)
+
+
 def write(module: AnsibleModule, change: Change, owner: Owner) -> None:
     """Temporary file with the final mode and owner, validated, then renamed into place."""
     assert change.data is not None
@@ -415,8 +430,7 @@ def write(module: AnsibleModule, change: Change, owner: Owner) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(change.data)
         os.chmod(tmp, mode)
-        if (uid, gid) != (-1, -1) and (uid, gid) != (os.getuid(), os.getgid()):
-            os.chown(tmp, uid, gid)
+        give(tmp, uid, gid, change.path)
         if change.validate:
             command = change.validate.replace("%s", shlex.quote(tmp))
             rc, out, err = module.run_command(command, use_unsafe_shell=True)
