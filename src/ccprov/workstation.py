@@ -216,13 +216,8 @@ def build_vars(
         # Honour $HOME for yourself (a fresh HOME in tests, a moved home directory).
         home = Path.home() if target.account == getpass.getuser() else Path(entry.pw_dir)
         extra["workstation_home"] = str(home)
-        if not shell:
-            # The role's default, known here without asking the host: the login shell plus
-            # every shell whose rc file exists.
-            login = Path(entry.pw_shell).name
-            shells = [s for s in ("bash", "zsh") if (home / f".{s}rc").exists()]
-            shells.append(login if login in ("bash", "zsh") else "bash")
-            extra["workstation_shells"] = list(dict.fromkeys(shells))
+        # Without --shell the role's default applies (the login shell's rc file plus every
+        # other existing one): home_files decides that on the host, nothing to look up here.
     elif target.account:
         extra["workstation_user"] = target.account
     if shell:

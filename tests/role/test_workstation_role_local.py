@@ -180,3 +180,12 @@ def test_bad_inputs_fail_before_writing(tmp_path, home, variables, message) -> N
     assert message in proc.stdout
     assert list(home.iterdir()) == []
     assert 'sk-"quoted' not in proc.stdout + proc.stderr
+
+
+def test_existing_parent_directories_keep_their_mode(tmp_path, home) -> None:
+    (home / ".local").mkdir(mode=0o700)
+    (home / ".local").chmod(0o700)
+    proc = play(tmp_path, home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (home / ".local/bin/claude-switch").is_file()
+    assert stat.S_IMODE((home / ".local").stat().st_mode) == 0o700

@@ -452,8 +452,7 @@ def make_dirs(path: str, mode: int, owner: Owner) -> None:
         make_dirs(parent, 0o755, owner)
     os.mkdir(path)
     os.chmod(path, mode)
-    if owner.uid is not None and owner.uid != os.getuid():
-        os.chown(path, owner.uid, owner.gid if owner.gid is not None else -1)
+    give(path, -1 if owner.uid is None else owner.uid, -1 if owner.gid is None else owner.gid, path)
 
 
 def attributes(change: Change, owner: Owner) -> tuple[dict[str, str], dict[str, str]]:
@@ -525,7 +524,7 @@ def apply(module: AnsibleModule, changes: list[Change], owner: Owner) -> dict[st
                 if "mode" in will and change.mode is not None:
                     os.chmod(change.path, change.mode)
                 if "owner" in will and owner.uid is not None:
-                    os.chown(change.path, owner.uid, -1)
+                    give(change.path, owner.uid, -1, change.path)
     return {"changed": bool(lines), "changes": lines, "backups": backups, "diff": diffs}
 
 
