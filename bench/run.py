@@ -212,7 +212,14 @@ def fleet(sizes: list[int], runs: int) -> dict[str, Any]:
                     )
                 )
                 env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
-                timings: dict[str, list[float]] = {"fresh": [], "rerun": []}
+                # Ansible's own floor: one module run per host (an SSH connection, a Python
+                # start), the least any play over these hosts costs.
+                floor = Path(tmp) / "ping.yml"
+                floor.write_text(
+                    "- name: One task\n  hosts: workstations\n  gather_facts: false\n"
+                    "  tasks:\n    - name: Ping\n      ansible.builtin.ping:\n"
+                )
+                timings: dict[str, list[float]] = {"fresh": [], "rerun": [], "floor": []}
                 cpu: dict[str, list[float]] = {"controller": [], "hosts": []}
                 for _ in range(runs):
                     for name in chosen:  # a fresh home for every fresh run
@@ -243,6 +250,14 @@ def fleet(sizes: list[int], runs: int) -> dict[str, Any]:
                             controller = children_cpu_seconds() - own
                             cpu["controller"].append(controller)
                             cpu["hosts"].append(machine_cpu_seconds() - busy - controller)
+                    start = time.perf_counter()
+                    subprocess.run(
+                        [str(BIN / "ansible-playbook"), str(floor), "-i", str(inventory)],
+                        env=env,
+                        capture_output=True,
+                        check=True,
+                    )
+                    timings["floor"].append(time.perf_counter() - start)
             results[str(size)] = {phase: spread(v) for phase, v in timings.items()}
             results[str(size)]["cpu_s"] = {k: spread(v)["median"] for k, v in cpu.items()}
     finally:
@@ -439,15 +454,29 @@ def load(url: str, key: str, concurrency: int, requests: int, stream: bool) -> d
     }
 
 
+# Settings the role could change, tried at the highest worker count: LiteLLM's log level
+# (LITELLM_LOG) and its other ASGI server. It already runs uvicorn on uvloop.
+GATEWAY_VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "log-error": ({"LITELLM_LOG": "ERROR"}, ()),
+    "granian": ({}, ("--run_granian",)),
+}
+
+
 def gateway(
-    backend_url: str, backend_key: str, requests: int, workers: list[int]
+    backend_url: str, backend_key: str, requests: int, workers: list[int], variants: list[str]
 ) -> dict[str, Any]:
     """The same loads straight to the backend and through LiteLLM with 1..N workers."""
     results: dict[str, Any] = {}
     direct: dict[str, Any] = {}
-    for count in workers:
+    runs = [(f"w{count}", count, {}, ()) for count in workers]
+    runs += [
+        (f"w{max(workers)}+{name}", max(workers), *GATEWAY_VARIANTS[name]) for name in variants
+    ]
+    for label, count, extra_env, extra_args in runs:
         with tempfile.TemporaryDirectory() as tmp:
-            proc, gw = start_gateway(Path(tmp), backend_url, backend_key, workers=count)
+            proc, gw = start_gateway(
+                Path(tmp), backend_url, backend_key, count, extra_env, extra_args
+            )
             try:
                 for stream in (False, True):
                     for concurrency in (1, 10, 50):
@@ -466,7 +495,7 @@ def gateway(
                         through["added_vs_direct_p95_ms"] = round(
                             through["latency_ms"]["p95"] - base["p95"], 2
                         )
-                        results[f"w{count}-{load_name}"] = through
+                        results[f"{label}-{load_name}"] = through
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)
@@ -579,11 +608,12 @@ def render(results: dict[str, Any]) -> str:
         lines += [f"- {name}: {seconds:.2f}s" for name, seconds in o.get("slowest_tasks", [])]
         lines += [
             "",
-            "A plain setup makes one module call (home_files writes the whole home); the rest"
-            " is Ansible's own start (~1.3 s here: imports, the ansible.builtin routing table,"
-            " plugin docs) and ~45 ms per task, skipped or not. Every module call costs a"
-            " Python start on the host (~0.5 s on this machine), which is why one call"
-            " replaced about fifteen (14 s before, same machine).",
+            "A plain setup runs 8 tasks and makes one module call (home_files writes the"
+            " whole home); the rest is Ansible's own start (about 1 s: imports, the"
+            " ansible.builtin routing table, plugin docs) and 30-50 ms per task, skipped or"
+            " not. Every module call costs a Python start on the host, which is why one call"
+            " replaced about fifteen (14 s then); merging the optional parts' includes and"
+            " deriving the account in variables took the task count from 11 to 8.",
             "",
         ]
     if "fleet" in results:
@@ -594,8 +624,8 @@ def render(results: dict[str, Any]) -> str:
             "SSH with forks, pipelining and ControlPersist as shipped in `ansible.cfg`.",
             "",
             "| hosts | fresh median (s) | min | max | re-run median (s) "
-            "| CPU s: controller / hosts |",
-            "|---|---|---|---|---|---|",
+            "| CPU s: controller / hosts | one ping task (s) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for size, r in results["fleet"].items():
             if not isinstance(r, dict):
@@ -604,7 +634,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {size} | {r['fresh']['median']} | {r['fresh']['min']} | "
                 f"{r['fresh']['max']} | {r['rerun']['median']} | "
-                f"{cpu.get('controller', '-')} / {cpu.get('hosts', '-')} |"
+                f"{cpu.get('controller', '-')} / {cpu.get('hosts', '-')} | "
+                f"{r.get('floor', {}).get('median', '-')} |"
             )
         one = results["fleet"].get("1", {}).get("fresh", {}).get("median")
         many = results["fleet"].get("20", {}).get("fresh", {}).get("median")
@@ -616,6 +647,20 @@ def render(results: dict[str, Any]) -> str:
                 " one fresh run's busy time into Ansible's (ansible-playbook, its workers, ssh)"
                 " and everything else (the hosts' sshd and module runs). On real hosts only the"
                 " controller's share competes for the controller's cores.",
+            ]
+        floor_one = results["fleet"].get("1", {}).get("floor", {}).get("median")
+        floor_many = results["fleet"].get("20", {}).get("floor", {}).get("median")
+        if floor_one and floor_many:
+            lines += [
+                "",
+                f"The last column is Ansible's own floor: a play of one `ping` task (one SSH"
+                f" connection and one module run per host) takes {floor_many / floor_one:.1f}x"
+                " as long over 20 hosts as over 1 here, so no role can reach 2x on this"
+                " machine. Each task costs the controller a worker process per host, skipped"
+                " or not: the plain workstation path runs 8 (argument check, input check,"
+                " home_files, 5 skipped steps for the optional parts and the gateway"
+                " lookup). Mitogen's strategy (tried: slower here, and ansible-core 2.19"
+                " deprecates third-party strategies) is no way out.",
             ]
         lines.append("")
     if "gateway" in results:
@@ -647,9 +692,26 @@ def render(results: dict[str, Any]) -> str:
             " Anthropic <-> OpenAI around the backend call) already exceeds 5 ms here, so at"
             " 50 concurrent the added latency is queueing for CPU (50 clients / req/s)."
             " The role runs one worker per CPU (at most 4): 2 workers serve more at 10 and"
-            " 50 clients than 1.",
+            " 50 clients than 1. With clients that send back to back, latency at 50 clients"
+            " is 50 / (req/s) by Little's law: an added p50 of 5 ms at 50 would take about"
+            " 10,000 req/s, far beyond LiteLLM's own figures (about 100 req/s per worker in"
+            " its production guide).",
             "",
         ]
+        g = results["gateway"]
+        tried = [k.removesuffix("-plain-c50") for k in g if k.endswith("-plain-c50")]
+        if len(tried) > 1:
+            lines += [
+                "Tried at 50 plain clients (`--gateway-variants`; `+log-error`: LITELLM_LOG="
+                "ERROR instead of the role's WARNING, `+granian`: `--run_granian` instead of"
+                " uvicorn, which LiteLLM already runs on uvloop): "
+                + ", ".join(
+                    f"{k} {r['rps']} req/s (p50 {r['latency_ms']['p50']} ms)"
+                    for k, r in ((k, g[k + "-plain-c50"]) for k in tried)
+                )
+                + ".",
+                "",
+            ]
     if "cold" in results:
         lines += [
             "## 4. Gateway cold provision: bare test-bed host to healthy LiteLLM",
@@ -698,6 +760,13 @@ def main() -> int:
     parser.add_argument(
         "--gateway-workers", default="1,2", help="LiteLLM worker counts for the gateway load"
     )
+    parser.add_argument(
+        "--gateway-variants",
+        default=",".join(GATEWAY_VARIANTS),
+        help="settings also tried at the most workers: "
+        + ", ".join(GATEWAY_VARIANTS)
+        + " ('' for none)",
+    )
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     port = free_port()
@@ -710,13 +779,17 @@ def main() -> int:
     try:
         sizes = [int(n) for n in args.fleet_sizes.split(",")]
         gateway_workers = [int(n) for n in args.gateway_workers.split(",")]
+        variants = [v for v in args.gateway_variants.split(",") if v]
+        unknown = sorted(set(variants) - set(GATEWAY_VARIANTS))
+        if unknown:
+            parser.error(f"unknown --gateway-variants {', '.join(unknown)}")
         steps = {
             "onboarding": lambda: {
                 **onboarding(args.runs, backend, key),
                 "slowest_tasks": slowest_tasks(backend, key),
             },
             "fleet": lambda: fleet(sizes, max(1, args.runs // 2)),
-            "gateway": lambda: gateway(backend, key, args.requests, gateway_workers),
+            "gateway": lambda: gateway(backend, key, args.requests, gateway_workers, variants),
             "cold": lambda: cold_provision(max(1, args.runs // 2)),
             "agents": lambda: agents(args.runs, backend, key),
         }

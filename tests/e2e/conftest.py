@@ -195,10 +195,27 @@ class Gateway:
         os.utime(self.keys_file, ns=(stamp, stamp))
 
 
+def unit_environment() -> dict[str, str]:
+    """The Environment= lines of the role's litellm.service (defaults filled in)."""
+    unit = GATEWAY_ROLE / "templates/etc/systemd/system/litellm.service.j2"
+    env: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            key, _, value = line.removeprefix("Environment=").partition("=")
+            env[key] = value
+    env["LITELLM_LOG"] = _role_default("litellm_gateway_log_level")
+    return env
+
+
 def start_gateway(
-    tmp: Path, backend_url: str, backend_key: str, workers: int = 1
+    tmp: Path,
+    backend_url: str,
+    backend_key: str,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[bytes], Gateway]:
-    """The real pinned LiteLLM with the role's config and key hook, on 127.0.0.1."""
+    """The real pinned LiteLLM with the role's config, unit environment and key hook."""
     venv = ensure_litellm_venv()
     config = render_gateway_config(tmp, backend_url)
     # The per-developer key hook sits next to the config, as the role installs it.
@@ -208,14 +225,14 @@ def start_gateway(
     port = free_port()
     log = tmp / "litellm.log"
     env = {
+        **unit_environment(),
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp),
+        "XDG_CACHE_HOME": str(tmp / "cache"),
         "LITELLM_MASTER_KEY": MASTER_KEY,
         "LITELLM_BACKEND_KEY_1": backend_key,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_TELEMETRY": "False",
-        "LITELLM_LOG": "WARNING",
         "CCPROV_KEYS_FILE": str(keys_file),
+        **(extra_env or {}),
     }
     command = [
         str(venv / "bin/litellm"),
@@ -227,6 +244,7 @@ def start_gateway(
         str(port),
         "--num_workers",
         str(workers),
+        *extra_args,
     ]
     with log.open("w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
