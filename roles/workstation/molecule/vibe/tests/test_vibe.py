@@ -128,3 +128,19 @@ def test_opencode_answers_from_the_gateway(host) -> None:
 def test_vibe_orchestrator_names_the_installed_agent(host) -> None:
     skill = host.file(f"{HOME}/.claude/skills/vibe-orchestrator/SKILL.md").content_string
     assert 'opencode run "<self-contained prompt>"' in skill
+
+
+def test_a_dotenv_in_the_home_does_not_reach_the_proxy(host) -> None:
+    # LiteLLM loads the first .env above its install (~/.local/share/...) unless told not
+    # to: a database URL there would stop the proxy at start.
+    host.check_output(
+        f"printf 'DATABASE_URL=postgresql://nobody:x@127.0.0.1:1/none\\n' > {HOME}/.env"
+        f" && chown dev: {HOME}/.env"
+    )
+    try:
+        assert as_dev(host, "systemctl --user restart ccprov-vibe-proxy.service").rc == 0
+        run = as_dev(host, "ccprov-vibe-proxy ensure; echo rc=$?")
+        assert "rc=0" in run.stdout, run.stderr
+        assert as_dev(host, "systemctl --user is-active ccprov-vibe-proxy.service").rc == 0
+    finally:
+        host.run(f"rm -f {HOME}/.env")
