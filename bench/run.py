@@ -650,24 +650,28 @@ def render(results: dict[str, Any]) -> str:
                 f"{cpu.get('controller', '-')} / {cpu.get('hosts', '-')} | "
                 f"{r.get('floor', {}).get('median', '-')} |"
             )
-        one = results["fleet"].get("1", {}).get("fresh", {}).get("median")
-        many = results["fleet"].get("20", {}).get("fresh", {}).get("median")
-        if one and many:
+
+        def twenty_to_one(phase: str) -> float | None:
+            """Median over 20 hosts / median over 1 host, when both were measured."""
+            one, many = (
+                results["fleet"].get(size, {}).get(phase, {}).get("median") for size in ("1", "20")
+            )
+            return many / one if one and many else None
+
+        if ratio := twenty_to_one("fresh"):
             lines += [
                 "",
-                f"20 hosts take {many / one:.1f}x the time of 1 (target <= 2x). The test-bed"
+                f"20 hosts take {ratio:.1f}x the time of 1 (target <= 2x). The test-bed"
                 " hosts are containers on the controller's own cores: the CPU columns split"
                 " one fresh run's busy time into Ansible's (ansible-playbook, its workers, ssh)"
                 " and everything else (the hosts' sshd and module runs). On real hosts only the"
                 " controller's share competes for the controller's cores.",
             ]
-        floor_one = results["fleet"].get("1", {}).get("floor", {}).get("median")
-        floor_many = results["fleet"].get("20", {}).get("floor", {}).get("median")
-        if floor_one and floor_many:
+        if ratio := twenty_to_one("floor"):
             lines += [
                 "",
                 f"The last column is Ansible's own floor: a play of one `ping` task (one SSH"
-                f" connection and one module run per host) takes {floor_many / floor_one:.1f}x"
+                f" connection and one module run per host) takes {ratio:.1f}x"
                 " as long over 20 hosts as over 1 here, so no role can reach 2x on this"
                 " machine. Each task costs the controller a worker process per host, skipped"
                 " or not: the plain workstation path runs 8 (argument check, input check,"
@@ -715,24 +719,20 @@ def render(results: dict[str, Any]) -> str:
             " not add it.",
             "",
         ]
-        # The role's own settings at the most workers (rows come in worker order).
-        paced_rows = [
-            (k.split("-")[0], v)
-            for k, v in results["gateway"].items()
-            if k.endswith("-stream-paced-c50") and "+" not in k
-        ]
-        label, paced = paced_rows[-1] if paced_rows else ("", None)
-        if isinstance(paced, dict):
+        g = results["gateway"]
+        # The role's own settings (no +variant) at the most workers: rows come in worker order.
+        paced = [(k, r) for k, r in g.items() if k.endswith("-stream-paced-c50") and "+" not in k]
+        if paced:
+            label, row = paced[-1]
             lines += [
                 f"`stream-paced-c50`: 50 sessions, each streaming one request every"
                 f" {PACED_EVERY_S:g} s ({50 / PACED_EVERY_S:g} req/s offered), as developers whose"
                 " next request waits for the model: what the gateway adds when it is not"
-                f" saturated ({label}: added p50 {paced['added_vs_direct_p50_ms']} ms, p95"
-                f" {paced['added_vs_direct_p95_ms']} ms, {paced['errors']} errors).",
+                f" saturated ({label.split('-')[0]}: added p50 {row['added_vs_direct_p50_ms']} ms,"
+                f" p95 {row['added_vs_direct_p95_ms']} ms, {row['errors']} errors).",
                 "",
             ]
-        g = results["gateway"]
-        tried = [k.removesuffix("-plain-c50") for k in g if k.endswith("-plain-c50")]
+        tried = {k.removesuffix("-plain-c50"): r for k, r in g.items() if k.endswith("-plain-c50")}
         if len(tried) > 1:
             lines += [
                 "Tried at 50 plain clients (`--gateway-variants`; `+log-error`: LITELLM_LOG="
@@ -740,7 +740,7 @@ def render(results: dict[str, Any]) -> str:
                 " uvicorn, which LiteLLM already runs on uvloop): "
                 + ", ".join(
                     f"{k} {r['rps']} req/s (p50 {r['latency_ms']['p50']} ms)"
-                    for k, r in ((k, g[k + "-plain-c50"]) for k in tried)
+                    for k, r in tried.items()
                 )
                 + ".",
                 "",
@@ -802,6 +802,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     wanted = set(args.only.split(","))
+    sizes = [int(n) for n in args.fleet_sizes.split(",")]
+    gateway_workers = [int(n) for n in args.gateway_workers.split(",")]
+    variants = [v for v in args.gateway_variants.split(",") if v]
+    unknown = sorted(set(variants) - set(GATEWAY_VARIANTS))
+    if unknown:
+        parser.error(f"unknown --gateway-variants {', '.join(unknown)}")
     port = free_port()
     key = "sk-bench-standin-0123456789"
     standin = start_standin(port, key)
@@ -810,12 +816,6 @@ def main() -> int:
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = machine()
     try:
-        sizes = [int(n) for n in args.fleet_sizes.split(",")]
-        gateway_workers = [int(n) for n in args.gateway_workers.split(",")]
-        variants = [v for v in args.gateway_variants.split(",") if v]
-        unknown = sorted(set(variants) - set(GATEWAY_VARIANTS))
-        if unknown:
-            parser.error(f"unknown --gateway-variants {', '.join(unknown)}")
         steps = {
             "onboarding": lambda: {
                 **onboarding(args.runs, backend, key),
