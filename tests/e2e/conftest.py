@@ -96,6 +96,7 @@ def fresh_developer() -> Iterator[Developer]:
 # --- A real LiteLLM gateway on 127.0.0.1, installed from the role's own lock --------------
 
 GATEWAY_ROLE = REPO / "roles/litellm_gateway"
+WHEELHOUSE = REPO / ".cache/wheelhouse"  # tests/wheelhouse.sh
 MASTER_KEY = "sk-e2e-master-0123456789"
 
 
@@ -119,25 +120,25 @@ def ensure_litellm_venv() -> Path:
     if not marker.exists():
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(venv / "bin/pip"),
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "--no-deps",
-                "-r",
-                str(lock),
-            ],
-            check=True,
-        )
+        # The same rules as the role: hashes, no resolver, wheels only. From the run's wheel
+        # cache with the locked uv when tests/wheelhouse.sh has made them, else pip + index.
+        rules = ["--require-hashes", "--no-deps", "--only-binary", ":all:", "-r", str(lock)]
+        if (WHEELHOUSE / "../uv/bin/uv").exists():
+            installer = [str(WHEELHOUSE / "../uv/bin/uv"), "pip", "install", "-q", "--no-cache"]
+            installer += ["--python", str(venv / "bin/python"), "--compile-bytecode"]
+            rules += ["--no-index", "--find-links", str(WHEELHOUSE)]
+        else:
+            installer = [str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*installer, *rules], check=True)
         marker.write_text(version)
     return venv
 
 
-def render_gateway_config(tmp: Path, backend_url: str) -> Path:
-    """The role's own template and variables, rendered by Ansible for one backend."""
+def render_gateway_config(
+    tmp: Path, backend_url: str, extra_vars: dict[str, object] | None = None
+) -> Path:
+    """The role's own template and variables, rendered by Ansible for one backend (plus
+    EXTRA_VARS, e.g. litellm_gateway_backend_route)."""
     playbook = tmp / "render.yml"
     dest = tmp / "config.yaml"
     playbook.write_text(
@@ -168,7 +169,12 @@ def render_gateway_config(tmp: Path, backend_url: str) -> Path:
             "-e",
             f"ansible_python_interpreter={sys.executable}",
             "-e",
-            json.dumps({"litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}]}),
+            json.dumps(
+                {
+                    "litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}],
+                    **(extra_vars or {}),
+                }
+            ),
             str(playbook),
         ],
         check=True,
@@ -214,10 +220,11 @@ def start_gateway(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    extra_vars: dict[str, object] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Gateway]:
     """The real pinned LiteLLM with the role's config, unit environment and key hook."""
     venv = ensure_litellm_venv()
-    config = render_gateway_config(tmp, backend_url)
+    config = render_gateway_config(tmp, backend_url, extra_vars)
     # The per-developer key hook sits next to the config, as the role installs it.
     shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
     keys_file = tmp / "keys.yaml"

@@ -15,6 +15,7 @@ NETWORK = "ccprov-e2e"
 SUBNET = "10.89.77.0/24"
 IMAGE = "localhost/ccprov-hostbed:latest"
 KEY = REPO / ".cache/hostbed/id_ed25519"
+WHEELHOUSE = REPO / ".cache/wheelhouse"
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -54,6 +55,9 @@ def start(hosts: dict[str, str]) -> None:
             "--ulimit",
             "nproc=32768:32768",
             "--systemd=always",
+            # The run's wheel cache (tests/wheelhouse.sh), read-only, as in molecule.
+            "--volume",
+            f"{WHEELHOUSE}:/srv/ccprov-wheelhouse:ro",
             IMAGE,
             "/sbin/init",
         )
