@@ -29,6 +29,9 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import find_python312, free_port, start_standin  # noqa: E402 (path fix)
 from tests.e2e.conftest import start_gateway  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import route_compare  # noqa: E402
+
 BIN = Path(sys.executable).parent
 RESULTS = REPO / "bench/results.json"
 
@@ -269,65 +272,30 @@ def fleet(sizes: list[int], runs: int) -> dict[str, Any]:
 
 
 def wheelhouse() -> Path:
-    """The gateway lock's wheels for the hosts' own Python (Debian 12's 3.11.2: markers such
-    as python_full_version differ from the controller's), downloaded once inside a test-bed
-    container, hash-checked, for offline installs."""
-    import yaml
-
-    version = yaml.safe_load((REPO / "roles/litellm_gateway/defaults/main.yml").read_text())[
-        "litellm_gateway_version"
-    ]
-    target = REPO / f".cache/litellm-wheelhouse-{version}"
-    lock = REPO / f"roles/litellm_gateway/files/requirements/litellm-{version}.txt"
-    if not (target / ".complete").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "podman",
-                "run",
-                "--rm",
-                "--runtime",
-                "runc",
-                "--ulimit",
-                "nofile=20000:20000",
-                "--ulimit",
-                "nproc=32768:32768",
-                "-v",
-                f"{target}:/wheelhouse",
-                "-v",
-                f"{lock}:/lock.txt:ro",
-                "localhost/ccprov-hostbed:latest",
-                "python3",
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--require-hashes",
-                "-r",
-                "/lock.txt",
-                "-d",
-                "/wheelhouse",
-            ],
-            check=True,
-        )
-        (target / ".complete").write_text(version)
-    return target
+    """The run's wheel cache (tests/wheelhouse.sh: the gateway's and uv's hash locks, for
+    the controller's and the hosts' Python), pushed by the role as an offline wheelhouse."""
+    subprocess.run(["bash", str(REPO / "tests/wheelhouse.sh")], check=True)
+    return REPO / ".cache/wheelhouse"
 
 
 def cold_provision(runs: int) -> dict[str, Any]:
-    """A bare test-bed host to a healthy gateway: from the package index, then from a
-    warm wheelhouse pushed by the controller."""
+    """A bare test-bed host to a healthy gateway, with pip and with the role's bootstrapped
+    uv, each from the package index and from a warm wheelhouse pushed by the controller."""
     from tests.hostbed import hosts as testbed
 
     name, ip = "ccprov-cold1", "10.89.77.150"
     results: dict[str, Any] = {}
     house = wheelhouse()
-    for label, extra in (
-        ("package index", {}),
-        ("warm wheelhouse", {"litellm_gateway_wheelhouse": str(house)}),
+    for installer, source in (
+        ("pip", "package index"),
+        ("pip", "warm wheelhouse"),
+        ("uv", "package index"),
+        ("uv", "warm wheelhouse"),
     ):
+        label = f"{installer}, {source}"
+        extra = {"litellm_gateway_installer": installer}
+        if source == "warm wheelhouse":
+            extra["litellm_gateway_wheelhouse"] = str(house)
         times = []
         for _ in range(runs):
             testbed.start({name: ip})
@@ -757,7 +725,13 @@ def render(results: dict[str, Any]) -> str:
             if not isinstance(r, dict):
                 continue
             lines.append(f"| {label} | {r['median']} | {r['min']} | {r['max']} |")
-        lines += ["", "uv is used when the host has it; the test-bed hosts have only pip.", ""]
+        lines += [
+            "",
+            "uv: the role's own pinned uv (files/requirements/uv-*.txt, hash-checked), bootstrapped"
+            " into the install root first (its time is included); installer `auto` uses it on"
+            " x86_64 and aarch64.",
+            "",
+        ]
     if "agents" in results:
         a = results["agents"]
         lines += [
@@ -777,6 +751,36 @@ def render(results: dict[str, Any]) -> str:
             " write code); the time still counts.",
             "",
         ]
+    if "routes" in results:
+        r = results["routes"]
+        ms = r["median_ms"]
+        lines += [
+            "## 6. The gateway's route to vLLM: translated or forwarded",
+            "",
+            *measured(r),
+            f"`bench/route_compare.py`: {r['requests']} streamed Claude Code-sized requests (the"
+            " captured request, 12 tools, ~50 KB) one after another to the vLLM stand-in, direct"
+            " and through the real pinned LiteLLM with each `litellm_gateway_backend_route`; then"
+            " the conformance suite (`ccprov smoke --conformance`) through each route. One run.",
+            "",
+            "| path | median (ms) | added (ms) | conformance checks passed |",
+            "|---|---|---|---|",
+            f"| direct to the stand-in | {ms['direct']} | - | - |",
+        ]
+        for route in ("chat_completions", "messages"):
+            c = r["conformance"][route]
+            failed = f" (failed: {', '.join(c['failed'])})" if c["failed"] else ""
+            lines.append(
+                f"| gateway, `{route}` | {ms[route]} | {round(ms[route] - ms['direct'], 1)}"
+                f" | {c['passed']}/{c['total']}{failed} |"
+            )
+        lines += [
+            "",
+            "The role's default is `messages` (roles/litellm_gateway/README.md): no translation"
+            " layer between Claude Code and vLLM's own Anthropic endpoint, so vLLM's tool ids,"
+            " events and token counts reach the client as they are.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -786,8 +790,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="requests per gateway load")
     parser.add_argument(
         "--only",
-        default="onboarding,fleet,gateway,cold,agents",
-        help="comma list of benchmarks: onboarding, fleet, gateway, cold, agents",
+        default="onboarding,fleet,gateway,cold,agents,routes",
+        help="comma list of benchmarks: onboarding, fleet, gateway, cold, agents, routes",
     )
     parser.add_argument("--fleet-sizes", default="1,5,20", help="host counts for the fleet run")
     parser.add_argument(
@@ -825,6 +829,7 @@ def main() -> int:
             "gateway": lambda: gateway(backend, key, args.requests, gateway_workers, variants),
             "cold": lambda: cold_provision(max(1, args.runs // 2)),
             "agents": lambda: agents(args.runs, backend, key),
+            "routes": lambda: route_compare.compare(args.requests),
         }
         for name, step in steps.items():
             if name in wanted:

@@ -2,8 +2,9 @@
 # The test run's wheel cache, built once per machine on the controller from the roles' own
 # hash locks (pip keeps the wheels it already has): test hosts get it as a read-only mount at
 # /srv/ccprov-wheelhouse and install from it through the roles' offline-wheelhouse path
-# (litellm_gateway_host_wheelhouse); pytest builds its LiteLLM venv from it. Also bootstraps
-# the locked uv for the controller into OUTDIR/../uv (hash-checked, like the roles do).
+# (litellm_gateway_host_wheelhouse); pytest builds its LiteLLM venv from it. OUTDIR/standin
+# holds the vLLM stand-in's wheelhouse. Also bootstraps the locked uv for the controller
+# into OUTDIR/../uv (hash-checked, like the roles do).
 #   tests/wheelhouse.sh [OUTDIR]      (default .cache/wheelhouse)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ for lock in "${locks[@]}"; do
   rm -f "$for_hosts"
   touch "$stamp"
 done
+# The vLLM stand-in (tests/standins/vllm) as a wheel with its hash lock and mistral-common's
+# closure, for test hosts that run it: OUTDIR/standin/vllm-0.33.0.txt.
+STANDIN_WHEEL_CACHE="$out/standin" bash tests/standins/vllm/build-wheelhouse.sh "$out/standin" 0.33.0 >/dev/null
 uv_lock=${locks[1]}
 uv_venv=$(dirname "$out")/uv
 uv_version=$(basename "$uv_lock" .txt | sed 's/^uv-//')

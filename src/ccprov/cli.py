@@ -223,6 +223,14 @@ def status(
     type=click.IntRange(1, 50),
     help="With --agents: runs per cell (the table shows the median).",
 )
+@click.option(
+    "--conformance",
+    is_flag=True,
+    help="Instead: check the gateway's Anthropic API the way Claude Code uses it (stream"
+    " events, tool calls and round trips, cut-offs, errors, Claude Code's request shapes,"
+    " count_tokens, key headers) with direct HTTP requests, no claude needed; one line per"
+    " check (--only TEXT selects checks).",
+)
 def smoke(
     backend: str,
     env_file: Path | None,
@@ -231,6 +239,7 @@ def smoke(
     timeout: float,
     agents: bool,
     runs: int,
+    conformance: bool,
 ) -> None:
     """Run the reference page's verified tests with the real `claude` CLI in headless mode
     against a backend (simple prompt, Read tool, -p, skip-permissions, no --model, code
@@ -248,6 +257,16 @@ def smoke(
         raise click.ClickException(
             f"backend '{backend}' is not configured in the env file; run `ccprov workstation`"
         )
+    if conformance:
+        from ccprov import conformance as checks
+
+        click.echo(f"Conformance checks against {chosen.base_url} (model {chosen.model})")
+        target = checks.Target(chosen.base_url, chosen.token, chosen.model, timeout)
+        failed = 0
+        for result in checks.run(target, only):
+            click.echo(result.line())
+            failed += not result.ok
+        sys.exit(1 if failed else 0)
     if agents:
         from ccprov import agents_compare
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.hostbed import hosts as testbed
 
 pytestmark = pytest.mark.hostbed
 
@@ -35,7 +36,13 @@ def molecule(
     role_dir: Path, scenario: str, capture: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`molecule test -s SCENARIO` in the role, its output streamed to the log (and kept)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    testbed.ensure_key_and_network()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        # .config/molecule/config.yml mounts the test-bed key and the wheel cache from here.
+        "CCPROV_REPO": str(REPO),
+    }
     start = time.monotonic()
     with subprocess.Popen(
         ["molecule", "test", "-s", scenario],

@@ -65,6 +65,8 @@ def hosts() -> Iterator[dict[str, str]]:
         str(REPO / "tests/standins/vllm/build-wheelhouse.sh"),
         str(REPO / ".cache/standin-wheelhouse"),
         "0.33.0",
+        # mistral-common's wheels from the run's wheel cache (tests/wheelhouse.sh).
+        env={**os.environ, "STANDIN_WHEEL_CACHE": str(REPO / ".cache/wheelhouse/standin")},
     )
     testbed.start(HOSTS)
     # What cannot exist on a test host: a GPU (stand-in nvidia-smi) and, on the

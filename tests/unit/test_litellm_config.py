@@ -53,6 +53,92 @@ def test_bad_backends_are_refused(bad) -> None:
         litellm_config.litellm_deployments(bad, "m", "hosted_vllm/m", 600)
 
 
+def test_route_messages_opts_into_vllms_own_anthropic_endpoint() -> None:
+    backends = [{"api_base": "http://gpu1:8000/v1"}, {"api_base": "http://gpu2:8000/v1"}]
+    native = litellm_config.litellm_deployments(
+        backends, "devstral", "hosted_vllm/devstral", 600, "messages"
+    )
+    for deployment in native:
+        assert deployment["model_info"]["supported_endpoints"] == [
+            "/v1/chat/completions",
+            "/v1/messages",
+        ]
+        # LiteLLM strips a trailing /v1 before appending /v1/messages; chat completions
+        # (OpenAI clients) keep using the same api_base.
+        assert deployment["litellm_params"]["api_base"].endswith(":8000/v1")
+        assert deployment["litellm_params"]["model"] == "hosted_vllm/devstral"
+    translated = litellm_config.litellm_deployments(
+        backends, "devstral", "hosted_vllm/devstral", 600, "chat_completions"
+    )
+    assert all("supported_endpoints" not in d["model_info"] for d in translated)
+    # The default (no route given) is the translation, as before the input existed.
+    assert litellm_config.litellm_deployments(backends, "m", "hosted_vllm/m", 600) == [
+        {
+            **d,
+            "model_name": "m",
+            "litellm_params": {**d["litellm_params"], "model": "hosted_vllm/m"},
+        }
+        for d in translated
+    ]
+
+
+def test_drop_params_go_into_every_deployment() -> None:
+    """LiteLLM 1.106.2 ignores litellm_settings.additional_drop_params: the list must be
+    set per deployment, on both routes."""
+    drops = ["reasoning_effort", "prompt_cache_key", "thinking", "output_config.effort"]
+    for route in ("messages", "chat_completions"):
+        deployments = litellm_config.litellm_deployments(
+            [{"api_base": "http://a:8000/v1"}, {"api_base": "http://b:8000/v1"}],
+            "m",
+            "hosted_vllm/m",
+            600,
+            route,
+            drops,
+        )
+        assert [d["litellm_params"]["additional_drop_params"] for d in deployments] == [drops] * 2
+        assert deployments[0]["litellm_params"]["additional_drop_params"] is not drops
+    none = litellm_config.litellm_deployments(
+        [{"api_base": "http://a/v1"}], "m", "x", 6, "messages"
+    )
+    assert "additional_drop_params" not in none[0]["litellm_params"]
+
+
+@pytest.mark.parametrize(
+    ("route", "drops", "message"),
+    [
+        (
+            "anthropic",
+            [],
+            "litellm_gateway_backend_route must be one of messages, chat_completions",
+        ),
+        ("messages", ["thinking", ""], "must be a list of names"),
+        ("messages", [{"thinking": 1}], "must be a list of names"),
+    ],
+)
+def test_bad_route_or_drop_list_is_refused(route, drops, message) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        litellm_config.litellm_deployments(
+            [{"api_base": "http://a:8000/v1"}], "m", "hosted_vllm/m", 600, route, drops
+        )
+
+
+def test_role_defaults_route_and_drop_list() -> None:
+    defaults = yaml.safe_load((REPO / "roles/litellm_gateway/defaults/main.yml").read_text())
+    specs = yaml.safe_load((REPO / "roles/litellm_gateway/meta/argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]
+    assert defaults["litellm_gateway_backend_route"] == "messages"
+    assert options["litellm_gateway_backend_route"]["default"] == "messages"
+    assert set(options["litellm_gateway_backend_route"]["choices"]) == set(litellm_config.ROUTES)
+    drops = defaults["litellm_gateway_additional_drop_params"]
+    assert options["litellm_gateway_additional_drop_params"]["default"] == drops
+    assert {"reasoning_effort", "prompt_cache_key", "thinking", "output_config.effort"} <= set(
+        drops
+    )
+    # Not in litellm_settings, where LiteLLM ignores it.
+    vars_text = (REPO / "roles/litellm_gateway/vars/main.yml").read_text()
+    assert "additional_drop_params:" not in vars_text
+
+
 def run_check(tmp_path, config) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "config.yaml"
     path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))

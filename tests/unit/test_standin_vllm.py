@@ -1,4 +1,7 @@
-"""The vLLM stand-in honours vLLM's interface: flags, endpoints, auth, tool-call ids."""
+"""The vLLM stand-in honours vLLM 0.33's interface: flags, endpoints, auth, errors.
+
+Shared helpers for tests/unit/test_standin_vllm_*.py live here too.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,27 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-
-import pytest
+from typing import Any
 
 from tests.conftest import STANDIN_SRC
 
+READ_SCHEMA = {
+    "type": "object",
+    "properties": {"file_path": {"type": "string"}},
+    "required": ["file_path"],
+}
+OPENAI_TOOLS = [{"type": "function", "function": {"name": "Read", "parameters": READ_SCHEMA}}]
+ANTHROPIC_TOOLS = [{"name": "Read", "description": "Read a file", "input_schema": READ_SCHEMA}]
 
-def call(backend, path, body=None, key=None):
+
+def call(backend, path, body=None, key=None, headers=None):
     request = urllib.request.Request(
         backend.url + path,
         data=None if body is None else json.dumps(body).encode(),
         headers={
             "Authorization": f"Bearer {key or backend.api_key}",
             "content-type": "application/json",
+            **(headers or {}),
         },
     )
     try:
@@ -28,6 +39,21 @@ def call(backend, path, body=None, key=None):
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def chat(backend, **body: Any) -> tuple[int, Any]:
+    status, text = call(backend, "/v1/chat/completions", {"model": "devstral", **body})
+    return status, (text if body.get("stream") and status == 200 else json.loads(text))
+
+
+def sse_data(text: str) -> list[Any]:
+    """The `data:` payloads of an SSE body, JSON-decoded ([DONE] kept as a string)."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("data: "):
+            payload = line[6:]
+            out.append(payload if payload == "[DONE]" else json.loads(payload))
+    return out
 
 
 def vllm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,77 +70,69 @@ def test_unknown_flags_are_refused_like_vllm() -> None:
 
 
 def test_models_health_metrics_and_auth(standin_vllm) -> None:
+    """vllm/entrypoints/serve/middleware/authenticate.py AuthenticationMiddleware: Bearer
+    only on /v1 paths, 401 {"error": "Unauthorized"}; x-api-key is not accepted."""
     status, body = call(standin_vllm, "/v1/models")
     assert status == 200 and json.loads(body)["data"][0]["id"] == "devstral"
-    assert call(standin_vllm, "/v1/models", key="wrong")[0] == 401
+    assert json.loads(body)["data"][0]["max_model_len"] == 262144
+    assert call(standin_vllm, "/v1/models", key="wrong") == (401, '{"error": "Unauthorized"}')
+    request = urllib.request.Request(
+        standin_vllm.url + "/v1/models", headers={"x-api-key": standin_vllm.api_key}
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("x-api-key was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
     with urllib.request.urlopen(standin_vllm.url + "/health") as response:
         assert response.status == 200
     with urllib.request.urlopen(standin_vllm.url + "/metrics") as response:
         assert "vllm:num_requests_running" in response.read().decode()
 
 
-def test_chat_completion_and_tool_call(standin_vllm) -> None:
-    status, body = call(
-        standin_vllm,
-        "/v1/chat/completions",
-        {"model": "devstral", "messages": [{"role": "user", "content": "Say READY"}]},
-    )
-    assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == "READY"
-    tools = [{"type": "function", "function": {"name": "Read", "parameters": {}}}]
-    status, body = call(
-        standin_vllm,
-        "/v1/chat/completions",
-        {
-            "model": "devstral",
-            "tools": tools,
-            "messages": [{"role": "user", "content": "Read /etc/os-release please"}],
-        },
-    )
-    call_ = json.loads(body)["choices"][0]["message"]["tool_calls"][0]
-    assert json.loads(call_["function"]["arguments"]) == {"file_path": "/etc/os-release"}
-    assert len(call_["id"]) == 9 and call_["id"].isalnum()
-
-
-@pytest.mark.parametrize("tool_id", ["toolu_01ABCDEFGHIJ", "short", "abc-defgh"])
-def test_non_mistral_tool_ids_are_refused(standin_vllm, tool_id) -> None:
-    messages = [
-        {"role": "user", "content": "Read /x"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": tool_id, "type": "function", "function": {"name": "Read", "arguments": "{}"}}
-            ],
-        },
-        {"role": "tool", "tool_call_id": tool_id, "content": "data"},
-    ]
-    status, body = call(
-        standin_vllm, "/v1/chat/completions", {"model": "devstral", "messages": messages}
-    )
-    assert status == 400 and "must be a-z, A-Z, 0-9, with a length of 9" in body
-
-
-def test_unknown_model_is_404(standin_vllm) -> None:
+def test_unknown_model_is_404_in_each_endpoints_shape(standin_vllm) -> None:
+    """OpenAIServingChat._check_model -> ErrorResponse 404; the Anthropic router turns it
+    into {"type": "error", "error": {"type": "not_found_error"}} (anthropic/api_router.py
+    translate_error_response)."""
     status, body = call(
         standin_vllm,
         "/v1/messages",
         {"model": "gpt-9", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
     )
-    assert status == 404 and "The model `gpt-9` does not exist." in body
-
-
-def test_anthropic_stream_events(standin_vllm) -> None:
+    assert status == 404
+    assert json.loads(body) == {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "The model `gpt-9` does not exist."},
+    }
     status, body = call(
         standin_vllm,
-        "/v1/messages",
-        {
-            "model": "devstral",
-            "max_tokens": 5,
-            "stream": True,
-            "messages": [{"role": "user", "content": "Say STREAM"}],
-        },
+        "/v1/chat/completions",
+        {"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]},
     )
-    events = [line[7:] for line in body.splitlines() if line.startswith("event: ")]
-    assert status == 200
-    assert events[0] == "message_start" and events[-1] == "message_stop"
-    assert "content_block_delta" in events
+    assert status == 404 and json.loads(body)["error"]["type"] == "NotFoundError"
+
+
+def test_max_model_len_flag_and_context_length_error() -> None:
+    """--max-model-len is vLLM's flag; renderers/params.py TokenizeParams._token_len_check
+    and __post_init__ give these messages (400, BadRequestError)."""
+    from tests.conftest import Backend, free_port, start_standin
+
+    port = free_port()
+    proc = start_standin(port, "k", "--max-model-len", "64")
+    try:
+        backend = Backend(f"http://127.0.0.1:{port}", "k")
+        status, body = chat(backend, messages=[{"role": "user", "content": "word " * 80}])
+        assert status == 400
+        assert body["error"]["message"].startswith(
+            "This model's maximum context length is 64 tokens. However, your prompt contains"
+        )
+        assert body["error"]["param"] == "input_tokens" and body["error"]["code"] == 400
+        status, body = chat(backend, max_tokens=65, messages=[{"role": "user", "content": "x"}])
+        assert (
+            status == 400
+            and "max_tokens=65 cannot be greater than max_total_tokens=64"
+            in (body["error"]["message"])
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -6,13 +6,41 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+# How /v1/messages reaches vLLM (litellm_gateway_backend_route).
+ROUTES = ("messages", "chat_completions")
+# model_info.supported_endpoints with /v1/messages makes LiteLLM 1.106.2 forward Anthropic
+# requests untranslated to the backend's own {api_base without /v1}/v1/messages, with
+# `Authorization: Bearer <api_key>` (litellm/llms/openai_like/messages/transformation.py,
+# OpenAILikeAnthropicMessagesConfig); chat completions keep working for OpenAI clients.
+NATIVE_ENDPOINTS = ["/v1/chat/completions", "/v1/messages"]
+
 
 def litellm_deployments(
-    backends: list[dict[str, Any]], model_name: str, backend_model: str, timeout: int
+    backends: list[dict[str, Any]],
+    model_name: str,
+    backend_model: str,
+    timeout: int,
+    route: str = "chat_completions",
+    drop_params: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One model_list entry per vLLM host, all under one model_name (LiteLLM then
     load-balances). Keys stay out of the config: each backend's key is read from
-    LITELLM_BACKEND_KEY_<n> in the service's private environment file."""
+    LITELLM_BACKEND_KEY_<n> in the service's private environment file.
+
+    route: `messages` forwards Claude Code's /v1/messages to vLLM's own Anthropic endpoint;
+    `chat_completions` has LiteLLM translate it to /v1/chat/completions and back.
+    drop_params: request parameters removed before the backend sees them. LiteLLM 1.106.2
+    honours them only per deployment (litellm_params.additional_drop_params), not in
+    litellm_settings; dotted names (output_config.effort) remove nested fields."""
+    if route not in ROUTES:
+        raise AnsibleFilterError(
+            f"litellm_gateway_backend_route must be one of {', '.join(ROUTES)}, got {route!r}"
+        )
+    drops = list(drop_params or [])
+    if not all(isinstance(name, str) and name for name in drops):
+        raise AnsibleFilterError(
+            f"litellm_gateway_additional_drop_params must be a list of names, got {drops!r}"
+        )
     deployments = []
     seen = set()
     for index, backend in enumerate(backends, start=1):
@@ -26,19 +54,19 @@ def litellm_deployments(
             raise AnsibleFilterError(f"backend {api_base} is listed twice")
         seen.add(api_base)
         seconds = int(backend.get("timeout", timeout))
-        deployments.append(
-            {
-                "model_name": model_name,
-                "litellm_params": {
-                    "model": backend_model,
-                    "api_base": api_base,
-                    "api_key": f"os.environ/LITELLM_BACKEND_KEY_{index}",
-                    "timeout": seconds,
-                    "stream_timeout": seconds,
-                },
-                "model_info": {"id": f"backend-{index}"},
-            }
-        )
+        params: dict[str, Any] = {
+            "model": backend_model,
+            "api_base": api_base,
+            "api_key": f"os.environ/LITELLM_BACKEND_KEY_{index}",
+            "timeout": seconds,
+            "stream_timeout": seconds,
+        }
+        if drops:
+            params["additional_drop_params"] = list(drops)
+        info: dict[str, Any] = {"id": f"backend-{index}"}
+        if route == "messages":
+            info["supported_endpoints"] = list(NATIVE_ENDPOINTS)
+        deployments.append({"model_name": model_name, "litellm_params": params, "model_info": info})
     return deployments
 
 

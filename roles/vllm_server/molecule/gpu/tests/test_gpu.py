@@ -59,3 +59,33 @@ def test_multi_turn_tool_round_trip(host) -> None:
         )
     )
     assert answer["choices"][0]["message"]["content"]
+
+
+def test_conformance_suite_against_real_vllm(host) -> None:
+    """The suite CI runs against the stand-in (src/ccprov/conformance.py, stdlib only),
+    copied to the GPU host and run against real vLLM's own /v1/messages: the first real
+    host proves or refutes the stand-in. The key goes in the environment, never argv."""
+    from pathlib import Path
+
+    import ccprov.conformance as suite
+
+    source = Path(suite.__file__)
+    host.run("mkdir -p /tmp/ccprov-conformance/fixtures")
+    for path, dest in [(source, "conformance.py")] + [
+        (f, f"fixtures/{f.name}") for f in sorted(suite.FIXTURES.glob("*.json"))
+    ]:
+        host.ansible(
+            "copy", f"src={path} dest=/tmp/ccprov-conformance/{dest} mode=0644", check=False
+        )
+    host.ansible(
+        "copy",
+        f"content={KEY} dest=/tmp/ccprov-conformance/key mode=0600",
+        check=False,
+    )
+    # The key reaches the suite through its environment (read from the 0600 file), not argv.
+    run = host.run(
+        'cd /tmp/ccprov-conformance && CCPROV_CONFORMANCE_KEY="$(cat key)" python3 conformance.py'
+        " http://127.0.0.1:8000 --model devstral --fixtures fixtures"
+    )
+    print(run.stdout)
+    assert run.rc == 0, run.stdout + run.stderr

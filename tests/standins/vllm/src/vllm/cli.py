@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     if BROKEN or os.environ.get("VLLM_STANDIN_FAIL_START") == "1":
         print("vllm (stand-in, broken build): failed to start engine", file=sys.stderr)
         return 1
+    # Fail at start, like vLLM, when its tokenizer library is missing.
+    import mistral_common.protocol.instruct.validator  # noqa: F401
+
     from vllm.server import serve
 
     names = args.served_model_name or [model]
@@ -116,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         model=model,
         served_names=names,
         api_key=api_key,
-        mistral_ids=args.tool_call_parser == "mistral" or args.tokenizer_mode == "mistral",
+        tool_parser=args.tool_call_parser,
         tools_enabled=args.enable_auto_tool_choice,
-        max_model_len=args.max_model_len or 131072,
+        reasoning_parser=args.reasoning_parser,
+        # The stand-in "loads" Devstral 2, whose config says 262144 (256K) tokens.
+        max_model_len=args.max_model_len or 262144,
         log_requests=not args.disable_log_requests,
     )
     return 0

@@ -1,61 +1,119 @@
-"""The stand-in's canned, deterministic "model": a few behaviours tests can rely on."""
+"""The stand-in's canned, deterministic "model" and its stand-in tokenizer.
+
+Nothing here is a real model. What tests can rely on (see README.md, "canned model"):
+- `Say X` -> the reply `X`;
+- the `Read` tool offered and one absolute path in the user's words -> one `Read` call;
+  two or more paths -> parallel `Read` calls (one per path, indexes 0, 1, ...);
+- "explain then read PATH" -> a sentence of text, then a `Read` call in the same turn;
+- after tool results come back -> a reply quoting them;
+- `STANDIN_MIDSTREAM_ERROR` -> a few tokens, then the engine fails (an error frame).
+
+The stand-in tokenizer (used for every count: prompt tokens, completion tokens,
+`max_tokens`, count_tokens) splits text into word pieces of at most 8 characters (with
+their leading space), single punctuation characters and single whitespace characters;
+each Mistral control token (`<s>`, `[INST]`, `[TOOL_CALLS]`, ...) is one token.
+It is NOT Mistral's tekken tokenizer: counts are consistent, not equal to vLLM's.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-import secrets
-import string
 from dataclasses import dataclass, field
+from random import choices
+from string import ascii_letters, digits
 from typing import Any
 
-_ALNUM = string.ascii_letters + string.digits
+_TOKEN = re.compile(r" ?\w{1,8}| ?[^\w\s]|\s", re.UNICODE)
 _SAY = re.compile(r"\bSay\s+([A-Za-z0-9_.\-]+)")
 _PATH = re.compile(r"(?<![\w/])(/[\w.\-/]+)")
+_EXPLAIN_THEN_READ = re.compile(r"\bexplain\b.*\bthen\b.*\bread\b", re.I | re.S)
+MIDSTREAM_ERROR_TRIGGER = "STANDIN_MIDSTREAM_ERROR"
 FALLBACK = "I am the vLLM stand-in used by ccprov's tests; I can only say things and read files."
+
+# Mistral control tokens (mistral_common SpecialTokens), one stand-in token each.
+BOS, EOS = "<s>", "</s>"
+INST, INST_END = "[INST]", "[/INST]"
+SYSTEM, SYSTEM_END = "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"
+TOOLS, TOOLS_END = "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]"
+TOOL_CALLS, ARGS = "[TOOL_CALLS]", "[ARGS]"
+RESULTS, RESULTS_END = "[TOOL_RESULTS]", "[/TOOL_RESULTS]"
+
+_ALPHANUMERIC = ascii_letters + digits
+
+
+def tokenize(text: str) -> list[str]:
+    """The stand-in tokenizer: lossless (`"".join(tokenize(t)) == t`)."""
+    return _TOKEN.findall(text)
+
+
+def count(text: str) -> int:
+    return len(tokenize(text))
+
+
+def new_tool_id() -> str:
+    """vLLM's `MistralToolCall.generate_random_id` (vllm/parser/mistral.py): 9 alphanumerics."""
+    return "".join(choices(_ALPHANUMERIC, k=9))  # noqa: S311 (as vLLM does)
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+    return "\n".join(parts)
+
+
+def prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    """Token count of the prompt as a Mistral (v13-like) chat rendering would lay it out:
+    `<s>[SYSTEM_PROMPT]..[/SYSTEM_PROMPT][AVAILABLE_TOOLS]json[/AVAILABLE_TOOLS]
+    [INST]..[/INST] answer[TOOL_CALLS]name[ARGS]{..}</s>[TOOL_RESULTS]..[/TOOL_RESULTS]`."""
+    n = 1  # <s>
+    if tools:
+        n += 2 + count(json.dumps(tools, ensure_ascii=False))
+    for message in messages:
+        role = message.get("role")
+        text = _text_of(message.get("content"))
+        if role == "system" or role == "user":
+            n += 2 + count(text)
+        elif role == "assistant":
+            n += count(text) + 1  # </s>
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                n += 2 + count(str(function.get("name", "")))
+                n += count(str(function.get("arguments", "")))
+        elif role == "tool":
+            n += 2 + count(text)
+    return n
 
 
 @dataclass
 class Conversation:
     last_role: str  # "user" or "tool"
     user_text: str
-    tool_result: str
-    tools: list[str]
-    tool_ids: list[str] = field(default_factory=list)
+    tool_results: list[str]
+    tools: list[dict[str, Any]]
 
 
 @dataclass
-class Turn:
+class Segment:
     text: str = ""
     tool: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
 
 
-def new_tool_id() -> str:
-    """Mistral-style tool-call id: exactly 9 alphanumerics."""
-    return "".join(secrets.choice(_ALNUM) for _ in range(9))
-
-
-def valid_mistral_id(tool_id: str) -> bool:
-    return len(tool_id) == 9 and all(c in _ALNUM for c in tool_id)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content or []:
-        if isinstance(block, dict):
-            if block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            elif block.get("type") == "tool_result":
-                parts.append(_text_of(block.get("content")))
-    return "\n".join(parts)
+def _prompt_text(text: str) -> str:
+    """Drop Claude Code's <system-reminder> blocks: the user's own words are what count."""
+    return re.sub(r"<system-reminder>.*?</system-reminder>", "", text, flags=re.S)
 
 
 def _users_words(messages: list[dict[str, Any]]) -> str:
     """The user's own prompt: the newest user text that is not one of Claude Code's
-    <system-reminder> blocks or "Operator note" messages (system context it sends as
-    user-role messages)."""
+    <system-reminder> blocks or "Operator note" messages."""
     for message in reversed(messages):
         if message.get("role") != "user":
             continue
@@ -78,78 +136,80 @@ def _users_words(messages: list[dict[str, Any]]) -> str:
 
 
 def from_openai(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Conversation:
-    ids: list[str] = []
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            ids.append(str(call.get("id", "")))
-        if message.get("role") == "tool":
-            ids.append(str(message.get("tool_call_id", "")))
-    last = messages[-1]
-    return Conversation(
-        last_role="tool" if last.get("role") == "tool" else "user",
-        user_text=_users_words(messages),
-        tool_result=_text_of(last.get("content")) if last.get("role") == "tool" else "",
-        tools=[str((t.get("function") or {}).get("name", "")) for t in tools],
-        tool_ids=ids,
-    )
-
-
-def from_anthropic(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Conversation:
-    ids: list[str] = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, list):
-            for block in content:
-                if isinstance(block, dict) and block.get("type") == "tool_use":
-                    ids.append(str(block.get("id", "")))
-                if isinstance(block, dict) and block.get("type") == "tool_result":
-                    ids.append(str(block.get("tool_use_id", "")))
-    last = messages[-1]
-    content = last.get("content")
-    results = (
-        [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
-        if isinstance(content, list)
-        else []
-    )
-    user_text = ""
+    results: list[str] = []
     for message in reversed(messages):
-        if message.get("role") == "user":
-            text = _text_of(
-                [b for b in message["content"] if b.get("type") == "text"]
-                if isinstance(message.get("content"), list)
-                else message.get("content")
-            )
-            if text.strip():
-                user_text = text
-                break
+        if message.get("role") != "tool":
+            break
+        results.insert(0, _text_of(message.get("content")))
     return Conversation(
         last_role="tool" if results else "user",
-        user_text=user_text,
-        tool_result="\n".join(_text_of(r.get("content")) for r in results),
-        tools=[str(t.get("name", "")) for t in tools],
-        tool_ids=ids,
+        user_text=_users_words(messages),
+        tool_results=results,
+        tools=[t.get("function") or {} for t in tools],
     )
 
 
-def _prompt_text(text: str) -> str:
-    """Drop Claude Code's <system-reminder> blocks: the user's own words are what count."""
-    return re.sub(r"<system-reminder>.*?</system-reminder>", "", text, flags=re.S)
+def args_for_schema(schema: Any, path: str | None = None) -> Any:
+    """Smallest arguments valid for a JSON schema (for a forced tool call)."""
+    if not isinstance(schema, dict):
+        return {}
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = kind[0] if kind else "object"
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {
+            name: args_for_schema(props.get(name, {}), path)
+            for name in schema.get("required") or []
+        }
+    if kind == "string":
+        return path or "x"
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return []
+    return None
 
 
-def respond(conversation: Conversation) -> Turn:
-    if conversation.last_role == "tool":
-        lines = [ln for ln in conversation.tool_result.strip().splitlines() if ln.strip()][:6]
-        return Turn(text="The tool returned:\n" + "\n".join(lines))
+def respond(conversation: Conversation, tool_choice: Any, allow_tools: bool) -> list[Segment]:
+    """The canned answer. `tool_choice` is the OpenAI-style value ("auto", "none",
+    "required" or {"type": "function", "function": {"name": N}}); like Mistral's grammar
+    modes, "none" never calls a tool and "required"/named always do."""
     text = _prompt_text(conversation.user_text)
-    say = _SAY.search(text)
-    if say:
-        return Turn(text=say.group(1).rstrip("."))
-    path = _PATH.search(text)
-    if path and "Read" in conversation.tools:
-        return Turn(tool="Read", args={"file_path": path.group(1).rstrip(".")})
-    return Turn(text=FALLBACK)
-
-
-def pieces(text: str, size: int = 16) -> list[str]:
-    """Split a reply into stream deltas."""
-    return [text[i : i + size] for i in range(0, len(text), size)] or []
+    names = [str(t.get("name", "")) for t in conversation.tools]
+    forced = tool_choice == "required" or isinstance(tool_choice, dict)
+    may_call = allow_tools and tool_choice != "none" and bool(names)
+    segments: list[Segment] = []
+    paths = list(dict.fromkeys(p.rstrip(".") for p in _PATH.findall(text)))
+    if conversation.last_role == "tool":
+        lines = []
+        for result in conversation.tool_results:
+            lines += [ln for ln in result.strip().splitlines() if ln.strip()][:6]
+        segments.append(Segment(text="The tool returned:\n" + "\n".join(lines)))
+    elif MIDSTREAM_ERROR_TRIGGER in text:
+        segments.append(Segment(text="This reply breaks off in the middle because"))
+    elif (say := _SAY.search(text)) is not None:
+        segments.append(Segment(text=say.group(1).rstrip(".")))
+    elif paths and may_call and "Read" in names:
+        if _EXPLAIN_THEN_READ.search(text):
+            segments.append(Segment(text=f"I will read {paths[0]} first."))
+            segments.append(Segment(tool="Read", args={"file_path": paths[0]}))
+        else:
+            segments += [Segment(tool="Read", args={"file_path": p}) for p in paths]
+    else:
+        segments.append(Segment(text=FALLBACK))
+    if forced and allow_tools and names:
+        wanted = tool_choice["function"]["name"] if isinstance(tool_choice, dict) else None
+        calls = [s for s in segments if s.tool and (wanted is None or s.tool == wanted)]
+        if not calls:
+            name = wanted or names[0]
+            schema = next(
+                (t.get("parameters") for t in conversation.tools if t.get("name") == name), {}
+            )
+            calls = [Segment(tool=name, args=args_for_schema(schema, paths[0] if paths else None))]
+        segments = calls  # the grammar starts the answer with [TOOL_CALLS]
+    return segments

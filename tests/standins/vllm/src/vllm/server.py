@@ -1,7 +1,8 @@
 """HTTP API of the vLLM stand-in: OpenAI chat completions and Anthropic messages, on CPU.
 
-The "model" is canned (see model.py); everything around it follows vLLM's API: paths,
-auth, error shapes, SSE streaming, tool calls and Mistral's 9-character tool-call ids.
+The "model" is canned (model.py); everything around it follows vLLM 0.33.0, read from its
+wheel (file/function named at each piece): request validation, Mistral tokenizer request
+checks (through mistral_common itself), streaming, tool-call parsing, error shapes, auth.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from vllm import anthropic
 from vllm import model as canned
+from vllm.errors import ApiError
+
+# The stand-in serves a tokenizer of this mistral_common version (Devstral 2: tekken v13).
+TOKENIZER_VERSION = os.environ.get("VLLM_STANDIN_TOKENIZER_VERSION", "v13")
 
 
 class Stats:
@@ -29,16 +37,452 @@ class Stats:
         self.generation_tokens = 0
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "BadRequestError") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
+def _value_error(message: str, param: str | None, value: Any = None) -> ApiError:
+    """A VLLMValidationError raised in a pydantic model_validator of chat_completion/
+    protocol.py: answered by validation_exception_handler (param from the error)."""
+    shown = {"type": "value_error", "loc": "body", "msg": f"Value error, {message}", "input": value}
+    return ApiError(400, f"1 validation error:\n  {shown}", "Bad Request", param, validation=True)
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+# --- chat_completion/protocol.py: ChatCompletionRequest validators ------------------------
+def validate_chat_request(body: dict[str, Any]) -> None:
+    if not isinstance(body.get("messages"), list):
+        shown = {
+            "type": "missing",
+            "loc": "body.messages",
+            "msg": "Field required",
+            "input": "<dict>",
+        }
+        raise ApiError(
+            400, f"1 validation error:\n  {shown}", "Bad Request", "body.messages", validation=True
+        )
+    if body.get("stream_options") and not body.get("stream"):
+        raise _value_error(
+            "Stream options can only be defined when `stream=True`.", "stream_options"
+        )
+    tools = body.get("tools")
+    if tools == []:  # check_tool_usage
+        raise _value_error(
+            "`tools` must not be an empty array. Either provide at least one tool or omit "
+            "the field entirely.",
+            "tools",
+        )
+    for i, tool in enumerate(tools or []):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            shown = {
+                "type": "missing",
+                "loc": f"body.tools.{i}.function.name",
+                "msg": "Field required",
+            }
+            raise ApiError(
+                400,
+                f"1 validation error:\n  {shown}",
+                "Bad Request",
+                f"body.tools.{i}",
+                validation=True,
+            )
+    if "tool_choice" not in body and tools:
+        body["tool_choice"] = "auto"
+    choice = body.get("tool_choice")
+    if choice is None or choice == "none":
+        return
+    if tools is None:
+        raise _value_error("When using `tool_choice`, `tools` must be set.", "tool_choice")
+    if choice not in ("auto", "required") and not isinstance(choice, dict):
+        raise _value_error(
+            f'Invalid value for `tool_choice`: {choice}! Only named tools, "none", "auto" '
+            'or "required" are supported.',
+            "tool_choice",
+        )
+    if isinstance(choice, dict):
+        usage = 'Correct usage: `{"type": "function", "function": {"name": "my_function"}}`'
+        function = choice.get("function")
+        if not isinstance(function, dict):
+            raise _value_error(
+                f"Invalid value for `function`: `{function}` in `tool_choice`! {usage}",
+                "tool_choice.function",
+            )
+        if "name" not in function:
+            raise _value_error(
+                f"Expected field `name` in `function` in `tool_choice`! {usage}",
+                "tool_choice.function.name",
+            )
+        if not any(t["function"]["name"] == function["name"] for t in tools):
+            raise _value_error(
+                "The tool specified in `tool_choice` does not match any of the specified `tools`",
+                "tool_choice",
+            )
+
+
+# --- renderers/online_renderer.py render_chat + tokenizers/mistral.py ---------------------
+def _truncate_tool_call_ids(messages: list[dict[str, Any]]) -> None:
+    """tokenizers/mistral.py: truncate_tool_call_ids (keep the last 9 characters)."""
+    for message in messages:
+        if message.get("role") == "assistant":
+            for call in message.get("tool_calls") or []:
+                if len(str(call.get("id", ""))) > 9:
+                    call["id"] = call["id"][-9:]
+        elif (
+            message.get("role") in ("tool_results", "tool")
+            and len(str(message.get("tool_call_id", ""))) > 9
+        ):
+            message["tool_call_id"] = message["tool_call_id"][-9:]
+
+
+def _validate_request_params(req: dict[str, Any]) -> None:
+    """tokenizers/mistral.py: validate_request_params, with mistral_common's ReasoningEffort."""
+    from mistral_common.protocol.instruct.request import ReasoningEffort
+
+    if req.get("chat_template") is not None or req.get("chat_template_kwargs") is not None:
+        raise ApiError(
+            400, "chat_template is not supported for Mistral tokenizers.", param="chat_template"
+        )
+    effort = req.get("reasoning_effort")
+    if effort and effort not in [e.value for e in ReasoningEffort]:
+        raise ApiError(
+            400,
+            f"reasoning_effort={effort} is not supported by Mistral models. Supported values "
+            f"are: {[e.value for e in ReasoningEffort]}.",
+            param="reasoning_effort",
+        )
+
+
+def _mistral_common_validate(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+) -> None:
+    """What MistralCommonBackend.apply_chat_template runs (mistral_common's request
+    validator for the tokenizer's version, ValidationMode.test); renderers/mistral.py
+    safe_apply_chat_template turns its exceptions into ValueError -> 400."""
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+    from mistral_common.protocol.instruct.validator import ValidationMode, get_validator
+    from mistral_common.tokens.tokenizers.base import TokenizerVersion
+
+    plain = [{k: v for k, v in m.items() if k != "reasoning"} for m in messages]
+    try:
+        request = ChatCompletionRequest.from_openai(plain, tools=tools)
+        get_validator(TokenizerVersion(TOKENIZER_VERSION), ValidationMode.test).validate_request(
+            request
+        )
+    except Exception as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def render(config: dict[str, Any], req: dict[str, Any]) -> int:
+    """OnlineRenderer.render_chat for a Mistral tokenizer; returns the prompt's token count."""
+    messages = req["messages"]
+    _truncate_tool_call_ids(messages)
+    _validate_request_params(req)
+    max_len = config["max_model_len"]
+    out = req.get("max_completion_tokens", req.get("max_tokens"))
+    if out is not None and out > max_len:  # renderers/params.py TokenizeParams.__post_init__
+        param = "max_completion_tokens" if "max_completion_tokens" in req else "max_tokens"
+        raise ApiError(
+            400,
+            f"{param}={out} cannot be greater than max_total_tokens={max_len}. "
+            "Please request fewer output tokens.",
+            param=param,
+        )
+    tools = req.get("tools")
+    _mistral_common_validate(messages, tools)
+    n = canned.prompt_tokens(messages, tools)
+    if n > max_len:  # renderers/params.py TokenizeParams._token_len_check
+        raise ApiError(
+            400,
+            f"This model's maximum context length is {max_len} tokens. However, your prompt "
+            f"contains {n} input tokens, which exceeds this limit even without any output "
+            "tokens. Please reduce the length of the input prompt.",
+            param="input_tokens",
+        )
+    return n
+
+
+# --- the engine: canned tokens, max_tokens, stop strings ----------------------------------
+@dataclass
+class Token:
+    kind: str  # text | call | name | sep | args | eos
+    text: str
+    call: int = -1
+
+
+@dataclass
+class Generation:
+    tokens: list[Token]
+    finish: str  # engine finish reason: "stop" | "length"
+    stop_reason: str | None
+    error: ApiError | None = None
+    error_after: int = 0  # tokens delivered before the error
+    generated: int = 0  # tokens the engine generated (>= len(tokens) after a stop string)
+
+    def __post_init__(self) -> None:
+        self.generated = max(self.generated, len(self.tokens))
+
+
+def generate(config: dict[str, Any], req: dict[str, Any], prompt_len: int) -> Generation:
+    keep_tools = _keeps_tool_calls(config, req)
+    conversation = canned.from_openai(req["messages"], req.get("tools") or [])
+    segments = canned.respond(conversation, req.get("tool_choice"), allow_tools=keep_tools)
+    tokens: list[Token] = []
+    calls = -1
+    for seg in segments:
+        if seg.tool is None:
+            tokens += [Token("text", t) for t in canned.tokenize(seg.text)]
+            continue
+        calls += 1
+        tokens.append(Token("call", canned.TOOL_CALLS, calls))
+        tokens += [Token("name", t, calls) for t in canned.tokenize(seg.tool)]
+        tokens.append(Token("sep", canned.ARGS, calls))
+        tokens += [Token("args", t, calls) for t in canned.tokenize(json.dumps(seg.args))]
+    tokens.append(Token("eos", ""))
+    if req.get("thinking_token_budget") is not None and not config["reasoning_parser"]:
+        # v1/engine/input_processor.py: refused when the request reaches the engine.
+        error = ApiError(
+            400,
+            "thinking_token_budget is set but reasoning_config is not configured. Please set "
+            "--reasoning-parser and/or --reasoning-config to use thinking_token_budget.",
+        )
+        return Generation([], "stop", None, error, 0)
+    # serve/utils/api_utils.py get_max_tokens
+    limit = config["max_model_len"] - prompt_len
+    asked = req.get("max_completion_tokens", req.get("max_tokens"))
+    if asked is not None:
+        limit = min(limit, asked)
+    stops = req.get("stop") or []
+    if isinstance(stops, str):
+        stops = [stops]
+    out: list[Token] = []
+    text = ""
+    for token in tokens:
+        if token.kind == "eos":
+            out.append(token)
+            return _maybe_error(conversation, Generation(out, "stop", None))
+        hit = None
+        for stop in stops:
+            at = (text + token.text).find(stop)
+            if stop and at >= 0 and (hit is None or at < hit[0]):
+                hit = (at, stop)
+        if hit is not None:
+            # The stop string and what follows are not returned; vLLM's detokenizer holds
+            # back a possible stop-string prefix, so nothing of it was streamed either.
+            kept: list[Token] = []
+            pos = 0
+            for t in [*out, token]:
+                if pos + len(t.text) > hit[0]:
+                    if hit[0] > pos:
+                        kept.append(Token(t.kind, t.text[: hit[0] - pos], t.call))
+                    break
+                kept.append(t)
+                pos += len(t.text)
+            gen = Generation(kept, "stop", hit[1], generated=len(out) + 1)
+            return _maybe_error(conversation, gen)
+        out.append(token)
+        text += token.text
+        if len(out) >= limit:
+            return _maybe_error(conversation, Generation(out, "length", None))
+    raise AssertionError("unreachable: the canned tokens end with eos")
+
+
+def _maybe_error(conversation: canned.Conversation, gen: Generation) -> Generation:
+    if (
+        canned.MIDSTREAM_ERROR_TRIGGER in conversation.user_text
+        and conversation.last_role == "user"
+    ):
+        gen.error = ApiError(500, "Internal server error", "InternalServerError")
+        gen.error_after = min(3, len(gen.tokens))
+    return gen
+
+
+def _keeps_tool_calls(config: dict[str, Any], req: dict[str, Any]) -> bool:
+    """chat_completion/message_assembly.py keeps_tool_calls."""
+    choice = req.get("tool_choice")
+    if choice == "required" or isinstance(choice, dict):
+        return True
+    return bool(
+        config["tools_enabled"] and config["tool_parser"] and choice == "auto" and req.get("tools")
+    )
+
+
+def _resolve_finish_reason(engine: str, req: dict[str, Any], tool_calls_made: bool) -> str:
+    """serve/utils/tool_calls_utils.py resolve_finish_reason."""
+    named = isinstance(req.get("tool_choice"), dict)
+    if tool_calls_made and engine == "stop" and not named:
+        return "tool_calls"
+    return engine
+
+
+def _deltas(gen: Generation, req: dict[str, Any], keep_tools: bool) -> list[dict[str, Any] | None]:
+    """The Mistral parser's stream deltas (parser/mistral.py, parser/engine/parser_engine.py):
+    content per token; [TOOL_CALLS], name and [ARGS] tokens yield nothing; the first
+    argument token opens the call (index, 9-char id, type, name, first fragment), each
+    later one adds a fragment. parallel_tool_calls=false keeps index 0 only
+    (maybe_filter_parallel_tool_calls)."""
+    deltas: list[dict[str, Any] | None] = []
+    names: dict[int, str] = {}
+    ids: dict[int, str] = {}
+    for token in gen.tokens:
+        if token.kind == "text":
+            deltas.append({"content": token.text} if token.text else None)
+        elif token.kind == "name":
+            names[token.call] = names.get(token.call, "") + token.text
+            deltas.append(None)
+        elif token.kind == "args" and token.text and keep_tools:
+            if req.get("parallel_tool_calls") is False and token.call > 0:
+                deltas.append(None)
+            elif token.call not in ids:
+                ids[token.call] = canned.new_tool_id()
+                call = {
+                    "index": token.call,
+                    "id": ids[token.call],
+                    "type": "function",
+                    "function": {"name": names.get(token.call, ""), "arguments": token.text},
+                }
+                deltas.append({"tool_calls": [call]})
+            else:
+                call = {"index": token.call, "function": {"arguments": token.text}}
+                deltas.append({"tool_calls": [call]})
+        else:
+            deltas.append(None)
+    return deltas
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt,
+        "total_tokens": prompt + completion,
+        "completion_tokens": completion,
+    }
+
+
+def chat_chunks(
+    config: dict[str, Any],
+    req: dict[str, Any],
+    gen: Generation,
+    prompt_len: int,
+    ident: str,
+    model: str,
+) -> Iterator[dict[str, Any] | ApiError]:
+    """OpenAIServingChat.chat_completion_stream_generator_raw."""
+    created = int(time.time())
+    options = req.get("stream_options") or {}
+    include_usage = bool(options.get("include_usage"))
+    continuous = include_usage and bool(options.get("continuous_usage_stats"))
+    keep_tools = _keeps_tool_calls(config, req)
+    deltas = _deltas(gen, req, keep_tools)
+    streamed_tools = False
+    if gen.error is not None and gen.error_after == 0:
+        yield gen.error
+        return
+    head = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
+    first: dict[str, Any] = {
+        **head,
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": ""},
+                "logprobs": None,
+                "finish_reason": None,
+            }
+        ],
+        "prompt_token_ids": None,
+        "prompt_text": None,
+    }
+    if continuous:
+        first["usage"] = _usage(prompt_len, 0)
+    yield first
+    for i, delta in enumerate(deltas):
+        if gen.error is not None and i == gen.error_after:
+            yield gen.error
+            return
+        last = i == len(deltas) - 1
+        if delta is not None and "tool_calls" in delta:
+            streamed_tools = True
+        if delta is None and not last:
+            continue
+        choice: dict[str, Any] = {
+            "index": 0,
+            "delta": delta or {},
+            "logprobs": None,
+            "finish_reason": None,
+        }
+        if last:
+            choice["finish_reason"] = _resolve_finish_reason(gen.finish, req, streamed_tools)
+            choice["stop_reason"] = gen.stop_reason
+            choice["weight_versions"] = None
+        choice["token_ids"] = None
+        chunk: dict[str, Any] = {**head, "choices": [choice], "kv_transfer_params": None}
+        if continuous:
+            chunk["usage"] = _usage(prompt_len, i + 1)
+        yield chunk
+    if include_usage:
+        yield {**head, "choices": [], "usage": _usage(prompt_len, gen.generated)}
+
+
+def chat_full(
+    config: dict[str, Any],
+    req: dict[str, Any],
+    gen: Generation,
+    prompt_len: int,
+    ident: str,
+    model: str,
+) -> dict[str, Any]:
+    """OpenAIServingChat.chat_completion_full_generator + assemble_chat_message_fields."""
+    if gen.error is not None:
+        raise gen.error
+    keep_tools = _keeps_tool_calls(config, req)
+    content = "".join(t.text for t in gen.tokens if t.kind == "text") or None
+    calls: dict[int, dict[str, str]] = {}
+    for token in gen.tokens:
+        if token.kind in ("name", "args"):
+            slot = calls.setdefault(token.call, {"name": "", "arguments": ""})
+            slot["name" if token.kind == "name" else "arguments"] += token.text
+    tool_calls = [
+        {
+            "id": canned.new_tool_id(),
+            "type": "function",
+            "function": {"name": c["name"], "arguments": c["arguments"] or "{}"},
+        }
+        for c in calls.values()
+    ]
+    if not keep_tools:
+        tool_calls = []
+    elif req.get("parallel_tool_calls") is False:
+        tool_calls = tool_calls[:1]
+    if keep_tools and (
+        req.get("tool_choice") == "required" or isinstance(req.get("tool_choice"), dict)
+    ):
+        content = content or ""
+    message = {
+        "role": "assistant",
+        "content": content,
+        "refusal": None,
+        "annotations": None,
+        "audio": None,
+        "function_call": None,
+        "tool_calls": tool_calls,
+        "reasoning": None,
+    }
+    return {
+        "id": ident,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": _resolve_finish_reason(gen.finish, req, bool(tool_calls)),
+                "stop_reason": gen.stop_reason,
+                "token_ids": None,
+            }
+        ],
+        "service_tier": None,
+        "system_fingerprint": None,
+        "usage": {**_usage(prompt_len, gen.generated), "prompt_tokens_details": None},
+        "prompt_logprobs": None,
+        "prompt_token_ids": None,
+        "kv_transfer_params": None,
+    }
 
 
 def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHandler]:
@@ -64,27 +508,26 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             self.end_headers()
             self.wfile.write(data)
 
-        def _start_stream(self) -> None:
+        def _stream(self, frames: Iterator[str]) -> None:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream; charset=utf-8")
             self.send_header("cache-control", "no-cache")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-
-        def _chunk(self, text: str) -> None:
-            data = text.encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
-
-        def _end_stream(self) -> None:
+            for text in frames:
+                data = text.encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
         def _authorized(self) -> bool:
+            """serve/middleware/authenticate.py: Bearer only, on /v1 paths."""
             key = config["api_key"]
             if not key:
                 return True
-            return self.headers.get("authorization", "") == f"Bearer {key}"
+            scheme, _, param = self.headers.get("authorization", "").partition(" ")
+            return scheme.lower() == "bearer" and param == key
 
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("content-length") or 0)
@@ -92,15 +535,27 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             try:
                 body = json.loads(raw or b"{}")
             except ValueError as exc:
-                raise ApiError(400, f"invalid JSON body: {exc}") from None
+                shown = {"type": "json_invalid", "loc": "body", "msg": f"JSON decode error: {exc}"}
+                raise ApiError(
+                    400, f"1 validation error:\n  {shown}", "Bad Request", "body", validation=True
+                ) from None
             if not isinstance(body, dict):
-                raise ApiError(400, "the body must be a JSON object")
+                shown = {
+                    "type": "model_attributes_type",
+                    "loc": "body",
+                    "msg": "Input should be a valid dictionary",
+                }
+                raise ApiError(
+                    400, f"1 validation error:\n  {shown}", "Bad Request", "body", validation=True
+                )
             return body
 
         def _check_model(self, body: dict[str, Any]) -> str:
             name = body.get("model")
-            if name not in served and name != config["model"]:
-                raise ApiError(404, f"The model `{name}` does not exist.", "NotFoundError")
+            if name is None:
+                return served[0]
+            if name not in served:
+                raise ApiError(404, f"The model `{name}` does not exist.", "NotFoundError", "model")
             return str(name)
 
         # --- routes ------------------------------------------------------------------------
@@ -114,7 +569,6 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             if path == "/metrics":
                 return self._metrics()
             if path.startswith("/v1") and not self._authorized():
-                # Read the body anyway, so the next request on this connection parses.
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 return self._json(401, {"error": "Unauthorized"})
             if path == "/v1/models":
@@ -144,11 +598,11 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
-            anthropic = path.startswith("/v1/messages")
             if path.startswith("/v1") and not self._authorized():
                 # Read the body anyway, so the next request on this connection parses.
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 return self._json(401, {"error": "Unauthorized"})
+            anthropic_path = path.startswith("/v1/messages")
             try:
                 body = self._body()
                 dump = os.environ.get("VLLM_STANDIN_DUMP")
@@ -160,28 +614,12 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 if path == "/v1/messages":
                     return self._messages(body)
                 if path == "/v1/messages/count_tokens":
-                    self._check_model(body)
-                    text = json.dumps(body.get("messages", [])) + json.dumps(body.get("system", ""))
-                    return self._json(200, {"input_tokens": _tokens(text)})
+                    return self._count_tokens(body)
                 return self._json(404, {"detail": "Not Found"})
             except ApiError as exc:
-                if anthropic:
-                    kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
-                    return self._json(
-                        exc.status,
-                        {"type": "error", "error": {"type": kind, "message": exc.message}},
-                    )
-                return self._json(
-                    exc.status,
-                    {
-                        "error": {
-                            "message": exc.message,
-                            "type": exc.kind,
-                            "param": None,
-                            "code": exc.status,
-                        }
-                    },
-                )
+                if anthropic_path and not exc.validation:
+                    return self._json(exc.status, exc.anthropic_body())
+                return self._json(exc.status, exc.openai_body())
 
         def _metrics(self) -> None:
             name = served[0]
@@ -204,231 +642,59 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             self.end_headers()
             self.wfile.write(data)
 
-        def _account(self, prompt: str, reply: str) -> tuple[int, int]:
-            p, c = _tokens(prompt), _tokens(reply)
+        def _account(self, prompt: int, gen: Generation) -> None:
             with stats.lock:
                 stats.requests += 1
-                stats.prompt_tokens += p
-                stats.generation_tokens += c
-            return p, c
+                stats.prompt_tokens += prompt
+                stats.generation_tokens += gen.generated
+
+        def _prepare(self, req: dict[str, Any]) -> tuple[str, int, Generation]:
+            model_name = self._check_model(req)  # OpenAIServingChat.render_chat_request
+            prompt_len = render(config, req)
+            gen = generate(config, req, prompt_len)
+            self._account(prompt_len, gen)
+            return model_name, prompt_len, gen
 
         # --- OpenAI chat completions -------------------------------------------------------
         def _chat(self, body: dict[str, Any]) -> None:
-            model_name = self._check_model(body)
-            messages = body.get("messages")
-            if not isinstance(messages, list) or not messages:
-                raise ApiError(400, "messages must be a non-empty list")
-            conversation = canned.from_openai(messages, body.get("tools") or [])
-            self._validate_ids(conversation.tool_ids)
-            turn = canned.respond(conversation)
-            tool_calls = []
-            if turn.tool:
-                tool_calls = [
-                    {
-                        "id": canned.new_tool_id(),
-                        "type": "function",
-                        "function": {"name": turn.tool, "arguments": json.dumps(turn.args)},
-                    }
-                ]
-            prompt_tokens, completion_tokens = self._account(
-                json.dumps(messages), turn.text + json.dumps(turn.args)
-            )
-            usage = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
+            validate_chat_request(body)
+            model_name, prompt_len, gen = self._prepare(body)
             ident = f"chatcmpl-{uuid.uuid4().hex}"
-            created = int(time.time())
-            finish = "tool_calls" if tool_calls else "stop"
             if not body.get("stream"):
-                message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
-                if tool_calls:
-                    message["tool_calls"] = tool_calls
-                return self._json(
-                    200,
-                    {
-                        "id": ident,
-                        "object": "chat.completion",
-                        "created": created,
-                        "model": model_name,
-                        "usage": usage,
-                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                    },
-                )
-            self._start_stream()
+                return self._json(200, chat_full(config, body, gen, prompt_len, ident, model_name))
 
-            def send(delta: dict[str, Any], finish_reason: str | None = None) -> None:
-                chunk = {
-                    "id": ident,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model_name,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-                }
-                self._chunk(f"data: {json.dumps(chunk)}\n\n")
+            def frames() -> Iterator[str]:
+                for chunk in chat_chunks(config, body, gen, prompt_len, ident, model_name):
+                    if isinstance(chunk, ApiError):
+                        yield f"data: {json.dumps(chunk.openai_body())}\n\n"
+                        break
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                yield "data: [DONE]\n\n"
 
-            send({"role": "assistant", "content": ""})
-            for piece in canned.pieces(turn.text):
-                send({"content": piece})
-            for index, call in enumerate(tool_calls):
-                send(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": index,
-                                "id": call["id"],
-                                "type": "function",
-                                "function": {"name": call["function"]["name"], "arguments": ""},
-                            }
-                        ]
-                    }
-                )
-                send(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": index,
-                                "function": {"arguments": call["function"]["arguments"]},
-                            }
-                        ]
-                    }
-                )
-            send({}, finish)
-            if (body.get("stream_options") or {}).get("include_usage"):
-                self._chunk(
-                    "data: "
-                    + json.dumps(
-                        {
-                            "id": ident,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": model_name,
-                            "choices": [],
-                            "usage": usage,
-                        }
-                    )
-                    + "\n\n"
-                )
-            self._chunk("data: [DONE]\n\n")
-            self._end_stream()
-
-        def _validate_ids(self, ids: list[str]) -> None:
-            if not config["mistral_ids"]:
-                return
-            for tool_id in ids:
-                if not canned.valid_mistral_id(tool_id):
-                    raise ApiError(
-                        400,
-                        f"Tool call id was {tool_id} but must be a-z, A-Z, 0-9, "
-                        "with a length of 9.",
-                    )
+            self._stream(frames())
 
         # --- Anthropic messages ------------------------------------------------------------
         def _messages(self, body: dict[str, Any]) -> None:
-            model_name = self._check_model(body)
-            messages = body.get("messages")
-            if not isinstance(messages, list) or not messages:
-                raise ApiError(400, "messages: field required")
-            if not isinstance(body.get("max_tokens"), int):
-                raise ApiError(400, "max_tokens: field required")
-            conversation = canned.from_anthropic(messages, body.get("tools") or [])
-            self._validate_ids(conversation.tool_ids)
-            turn = canned.respond(conversation)
-            prompt_tokens, output_tokens = self._account(json.dumps(messages), turn.text)
-            ident = f"msg_{uuid.uuid4().hex[:24]}"
-            content: list[dict[str, Any]] = []
-            if turn.text:
-                content.append({"type": "text", "text": turn.text})
-            if turn.tool:
-                content.append(
-                    {
-                        "type": "tool_use",
-                        "id": canned.new_tool_id(),
-                        "name": turn.tool,
-                        "input": turn.args,
-                    }
-                )
-            stop = "tool_use" if turn.tool else "end_turn"
-            usage = {"input_tokens": prompt_tokens, "output_tokens": output_tokens}
+            anthropic.validate_messages_request(body)
+            req = anthropic.to_chat_completion_request(body)
+            model_name, prompt_len, gen = self._prepare(req)
+            ident = anthropic.new_message_id()
             if not body.get("stream"):
-                return self._json(
-                    200,
-                    {
-                        "id": ident,
-                        "type": "message",
-                        "role": "assistant",
-                        "model": model_name,
-                        "content": content,
-                        "stop_reason": stop,
-                        "stop_sequence": None,
-                        "usage": usage,
-                    },
-                )
-            self._start_stream()
+                response = chat_full(config, req, gen, prompt_len, ident, model_name)
+                try:
+                    return self._json(200, anthropic.full_converter(response))
+                except ValueError as exc:  # truncated tool arguments do not parse
+                    raise ApiError(400, str(exc)) from None
+            chunks = chat_chunks(config, req, gen, prompt_len, ident, model_name)
+            self._stream(anthropic.stream_converter(chunks))
 
-            def event(name: str, data: dict[str, Any]) -> None:
-                self._chunk(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n")
-
-            event(
-                "message_start",
-                {
-                    "message": {
-                        "id": ident,
-                        "type": "message",
-                        "role": "assistant",
-                        "model": model_name,
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": {"input_tokens": prompt_tokens, "output_tokens": 0},
-                    }
-                },
-            )
-            for index, block in enumerate(content):
-                if block["type"] == "text":
-                    event(
-                        "content_block_start",
-                        {"index": index, "content_block": {"type": "text", "text": ""}},
-                    )
-                    for piece in canned.pieces(block["text"]):
-                        event(
-                            "content_block_delta",
-                            {"index": index, "delta": {"type": "text_delta", "text": piece}},
-                        )
-                else:
-                    event(
-                        "content_block_start",
-                        {
-                            "index": index,
-                            "content_block": {
-                                "type": "tool_use",
-                                "id": block["id"],
-                                "name": block["name"],
-                                "input": {},
-                            },
-                        },
-                    )
-                    event(
-                        "content_block_delta",
-                        {
-                            "index": index,
-                            "delta": {
-                                "type": "input_json_delta",
-                                "partial_json": json.dumps(block["input"]),
-                            },
-                        },
-                    )
-                event("content_block_stop", {"index": index})
-            event(
-                "message_delta",
-                {
-                    "delta": {"stop_reason": stop, "stop_sequence": None},
-                    "usage": {"output_tokens": output_tokens},
-                },
-            )
-            event("message_stop", {})
-            self._end_stream()
+        def _count_tokens(self, body: dict[str, Any]) -> None:
+            """AnthropicServingMessages.count_tokens: the rendered prompt's length."""
+            anthropic.validate_count_tokens_request(body)
+            req = anthropic.to_chat_completion_request(body, count_tokens=True)
+            self._check_model(req)
+            n = render(config, req)
+            self._json(200, {"input_tokens": n, "context_management": {"original_input_tokens": n}})
 
         def handle_one_request(self) -> None:
             with stats.lock:
@@ -449,8 +715,9 @@ def serve(
     model: str,
     served_names: list[str],
     api_key: str | None,
-    mistral_ids: bool,
+    tool_parser: str | None,
     tools_enabled: bool,
+    reasoning_parser: str | None,
     max_model_len: int,
     log_requests: bool,
 ) -> None:
@@ -458,8 +725,9 @@ def serve(
         "model": model,
         "served_names": served_names,
         "api_key": api_key,
-        "mistral_ids": mistral_ids,
+        "tool_parser": tool_parser,
         "tools_enabled": tools_enabled,
+        "reasoning_parser": reasoning_parser,
         "max_model_len": max_model_len,
         "log_requests": log_requests,
     }

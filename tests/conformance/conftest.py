@@ -1,0 +1,78 @@
+"""The real pinned LiteLLM gateway (the role's rendered config) in front of the vLLM
+stand-in, once per backend route, plus the stand-in's log of what reached it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ccprov import conformance
+from tests.conftest import Backend, free_port, start_standin
+from tests.e2e.conftest import Gateway, start_gateway
+
+ROUTES = ("messages", "chat_completions")
+FIXTURES = conformance.FIXTURES
+
+
+@dataclass
+class Observed:
+    """The stand-in and the file it appends every request body to (if it still does)."""
+
+    backend: Backend
+    dump: Path
+
+    def requests(self) -> list[dict[str, object]]:
+        import json
+
+        if not self.dump.exists():
+            return []
+        return [json.loads(line) for line in self.dump.read_text().splitlines() if line]
+
+
+@pytest.fixture(scope="session")
+def observed_standin(tmp_path_factory) -> Iterator[Observed]:
+    dump = tmp_path_factory.mktemp("standin") / "requests.jsonl"
+    saved = os.environ.get("VLLM_STANDIN_DUMP")
+    os.environ["VLLM_STANDIN_DUMP"] = str(dump)  # start_standin passes os.environ on
+    try:
+        port = free_port()
+        proc = start_standin(port, "sk-conformance-vllm-key")
+    finally:
+        if saved is None:
+            os.environ.pop("VLLM_STANDIN_DUMP", None)
+        else:
+            os.environ["VLLM_STANDIN_DUMP"] = saved
+    try:
+        yield Observed(Backend(f"http://127.0.0.1:{port}", "sk-conformance-vllm-key"), dump)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", params=ROUTES)
+def route_gateway(request, observed_standin, tmp_path_factory) -> Iterator[tuple[str, Gateway]]:
+    route = request.param
+    proc, gateway = start_gateway(
+        tmp_path_factory.mktemp(f"gateway-{route}"),
+        observed_standin.backend.url,
+        observed_standin.backend.api_key,
+        extra_vars={"litellm_gateway_backend_route": route},
+    )
+    try:
+        yield route, gateway
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def baseline(observed_standin) -> dict[str, conformance.Result]:
+    """The same checks straight against the backend: what it cannot do, no gateway can."""
+    target = conformance.Target(
+        observed_standin.backend.url, observed_standin.backend.api_key, "devstral"
+    )
+    return {r.name: r for r in conformance.run(target, fixtures=FIXTURES)}
