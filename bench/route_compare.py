@@ -32,7 +32,7 @@ from tests.conftest import free_port, start_standin  # noqa: E402 (path fix)
 from tests.e2e.conftest import start_gateway  # noqa: E402
 
 FIXTURE = conformance.FIXTURES / "claude_code_request.json"
-KEY = "sk-bench-vllm-key"
+KEY = "sk-bench-vllm-key-0123456789abcdef0123"
 
 
 def timed_requests(base_url: str, token: str, fixture: dict[str, Any], n: int) -> list[float]:

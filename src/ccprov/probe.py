@@ -24,9 +24,26 @@ class ProbeResult:
     """The model's reply on success; otherwise what went wrong and how to fix it."""
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: the request carries the developer's key, and a 3xx would send
+    it on to whatever host the Location names. The 3xx comes back as an HTTPError."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+# Proxies from the environment still apply; only redirects are not followed.
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _open(request: urllib.request.Request, timeout: float) -> Any:
+    return _OPENER.open(request, timeout=timeout)
+
+
 def _request(
     url: str, token: str, body: dict[str, Any] | None, timeout: float
-) -> tuple[int, bytes, float]:
+) -> tuple[int, bytes, float, str]:
+    """(status, body, latency in ms, Location of a redirect or "")."""
     data = None if body is None else json.dumps(body).encode()
     # Callers pass http(s) URLs only (checked by the CLI), so no file: or custom schemes.
     request = urllib.request.Request(  # noqa: S310
@@ -38,11 +55,21 @@ def _request(
         request.add_header("content-type", "application/json")
     start = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only, checked by callers)
+        with _open(request, timeout) as response:
             payload = response.read()
-            return response.status, payload, (time.perf_counter() - start) * 1000
+            return response.status, payload, (time.perf_counter() - start) * 1000, ""
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), (time.perf_counter() - start) * 1000
+        location = (exc.headers.get("Location") or "") if exc.headers else ""
+        return exc.code, exc.read(), (time.perf_counter() - start) * 1000, location
+
+
+def _diagnose_redirect(status: int, location: str, url: str) -> str:
+    shown = location.strip()[:200] or "(no Location)"
+    return (
+        f"{url} redirects ({status}) to {shown}: not followed, so your key was not sent"
+        " there. If that is the gateway, use its address as the base URL; otherwise check"
+        " the URL (a proxy or login page may be in the way)."
+    )
 
 
 def _error_text(payload: bytes) -> str:
@@ -98,34 +125,50 @@ def _diagnose_network(exc: BaseException, base_url: str) -> str:
 def send_message(
     base_url: str, token: str, model: str, prompt: str = "Say OK", timeout: float = 60.0
 ) -> ProbeResult:
-    """POST one small /v1/messages request, as Claude Code would."""
+    """POST one small /v1/messages request, as Claude Code would. Success needs a 200 with
+    a non-empty text block; a redirect is a failure (never followed, the key stays here)."""
     body = {"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": prompt}]}
+    url = f"{base_url}/v1/messages"
     try:
-        status, payload, latency = _request(f"{base_url}/v1/messages", token, body, timeout)
+        status, payload, latency, location = _request(url, token, body, timeout)
     except (urllib.error.URLError, OSError) as exc:
         return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url))
+    if 300 <= status < 400:
+        return ProbeResult(False, latency, status, _diagnose_redirect(status, location, url))
     if status != 200:
         return ProbeResult(False, latency, status, _diagnose_http(status, payload, base_url, model))
     try:
         data = json.loads(payload)
         reply = "".join(
-            block.get("text", "")
-            for block in data.get("content", [])
+            str(block.get("text") or "")
+            for block in data.get("content") or []
             if block.get("type") == "text"
         )
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):
         return ProbeResult(
             False, latency, status, "the answer is not an Anthropic Messages response"
+        )
+    if not reply.strip():
+        stop = data.get("stop_reason") if isinstance(data, dict) else None
+        return ProbeResult(
+            False,
+            latency,
+            status,
+            f"the model answered 200 but with no text (stop_reason {stop!r}): check the"
+            " backend's logs and the model name",
         )
     return ProbeResult(True, latency, status, reply.strip())
 
 
 def list_models(base_url: str, token: str, timeout: float = 5.0) -> tuple[ProbeResult, list[str]]:
     """GET /v1/models: is the backend up, does it take the key, which models does it serve."""
+    url = f"{base_url}/v1/models"
     try:
-        status, payload, latency = _request(f"{base_url}/v1/models", token, None, timeout)
+        status, payload, latency, location = _request(url, token, None, timeout)
     except (urllib.error.URLError, OSError) as exc:
         return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url)), []
+    if 300 <= status < 400:
+        return ProbeResult(False, latency, status, _diagnose_redirect(status, location, url)), []
     if status != 200:
         return ProbeResult(
             False, latency, status, _diagnose_http(status, payload, base_url, "")

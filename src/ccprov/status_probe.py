@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -27,10 +28,23 @@ def _run(*command: str) -> str:
         return ""
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A health URL that redirects is not the service: report it, do not follow it."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
 def _health(port: int, path: str) -> str:
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        with opener.open(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
             return "ok" if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        if not 300 <= exc.code < 400:
+            return f"down ({exc.reason})"
+        location = (exc.headers.get("Location") or "") if exc.headers else ""
+        return f"HTTP {exc.code} (redirects to {location[:200] or '?'}, not followed)"
     except OSError as exc:
         return f"down ({getattr(exc, 'reason', exc)})"
 

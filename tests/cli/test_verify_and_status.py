@@ -59,7 +59,7 @@ def test_probe_diagnoses_dns(monkeypatch) -> None:
     def fail(*_a, **_k):
         raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
 
-    monkeypatch.setattr("urllib.request.urlopen", fail)
+    monkeypatch.setattr(probe, "_open", fail)
     result = probe.send_message("http://gateway.nowhere.example", "k", "devstral")
     assert (
         result.detail

@@ -97,7 +97,7 @@ def fresh_developer() -> Iterator[Developer]:
 
 GATEWAY_ROLE = REPO / "roles/litellm_gateway"
 WHEELHOUSE = REPO / ".cache/wheelhouse"  # tests/wheelhouse.sh
-MASTER_KEY = "sk-e2e-master-0123456789"
+MASTER_KEY = "sk-e2e-master-0123456789abcdef0123"
 
 
 def _role_default(name: str) -> str:

@@ -111,7 +111,7 @@ def test_the_play_fails_for_a_compromised_version(tmp_path, version) -> None:
             "-e",
             f"litellm_gateway_version={version}",
             "-e",
-            "litellm_gateway_master_key=sk-test-12345678",
+            "litellm_gateway_master_key=sk-test-0123456789abcdef0123456789",
         ],
         capture_output=True,
         text=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 
@@ -14,17 +15,41 @@ auth = load_file("ccprov_auth", REPO / "roles/litellm_gateway/files/ccprov_auth.
 
 ALICE = "sk-ccprov-alice-0123456789abcdef"
 BOB = "sk-ccprov-bob-0123456789abcdef"
+MASTER = "sk-master-0123456789"
 
 
 def sha(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def write(path, text: str) -> None:
-    path.write_text(text)
+def write(path, text: str | bytes) -> None:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     # Make sure the change is seen even within one mtime tick.
     stamp = time.time_ns() + 1_000_000_000
     os.utime(path, ns=(stamp, stamp))
+
+
+def rewrite_in_place_same_mtime(path, text: str) -> None:
+    """Rewrite the file (same inode) and put its old mtime back: a second write within the
+    same timestamp tick, as a fast `ccprov keys revoke` after an add would be."""
+    before = os.stat(path)
+    with open(path, "r+", encoding="utf-8") as handle:
+        handle.seek(0)
+        handle.write(text)
+        handle.truncate()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+
+
+def good_text(alice_disabled: bool = False) -> str:
+    flag = ", disabled: true" if alice_disabled else ", disabled: false"
+    return (
+        f"developers:\n  alice: {{sha256: {sha(ALICE)}{flag}}}\n"
+        f"  bob: {{sha256: {sha(BOB)}, disabled: true}}\n"
+    )
 
 
 @pytest.fixture
@@ -35,7 +60,7 @@ def store(tmp_path):
         f"developers:\n  alice: {{sha256: {sha(ALICE)}}}\n"
         f"  bob: {{sha256: {sha(BOB)}, disabled: true}}\n",
     )
-    return auth.KeyStore(path=str(keys), master_key="sk-master-0123456789")
+    return auth.KeyStore(path=str(keys), master_key=MASTER)
 
 
 def test_good_key_gives_the_developers_name(store) -> None:
@@ -43,7 +68,7 @@ def test_good_key_gives_the_developers_name(store) -> None:
 
 
 def test_master_key_still_works_for_ops(store) -> None:
-    assert store.check("sk-master-0123456789").user == "ops"
+    assert store.check(MASTER).user == "ops"
 
 
 @pytest.mark.parametrize(
@@ -96,3 +121,138 @@ def test_validate_entry_point(tmp_path) -> None:
     assert subprocess.run([sys.executable, script, str(good)]).returncode == 0
     proc = subprocess.run([sys.executable, script, str(bad)], capture_output=True, text=True)
     assert proc.returncode == 1 and "must be a mapping" in proc.stderr
+
+
+def test_revoke_within_the_same_second_takes_effect(store, tmp_path) -> None:
+    keys = tmp_path / "keys.yaml"
+    assert store.check(ALICE).user == "alice"
+    # In place (same inode), same mtime: the size tells them apart.
+    rewrite_in_place_same_mtime(keys, good_text().replace(", disabled: false", ""))
+    assert store.check(ALICE).user == "alice"
+    rewrite_in_place_same_mtime(keys, good_text(alice_disabled=True))
+    assert "revoked" in store.check(ALICE).error
+
+
+def test_a_rewrite_with_the_same_size_and_mtime_is_seen_by_its_ctime(store, tmp_path) -> None:
+    keys = tmp_path / "keys.yaml"
+    assert store.check(ALICE).user == "alice"
+    time.sleep(0.05)  # past the kernel's coarse timestamp tick
+    # "disabled: false" -> "disabled: true " : same size, same inode, same mtime.
+    rewrite_in_place_same_mtime(keys, good_text(alice_disabled=True) + " ")
+    assert os.stat(keys).st_size == len(good_text())
+    assert "revoked" in store.check(ALICE).error
+
+
+def test_revoke_by_rename_with_the_same_mtime_takes_effect(store, tmp_path) -> None:
+    keys = tmp_path / "keys.yaml"
+    assert store.check(ALICE).user == "alice"
+    before = os.stat(keys)
+    fresh = tmp_path / "keys.yaml.new"
+    fresh.write_text(good_text(alice_disabled=True))
+    os.utime(fresh, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(fresh, keys)  # what Ansible's template does: a new inode
+    assert "revoked" in store.check(ALICE).error
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"developers:\n  alice: {sha256: \xff\xfe}\n", "not UTF-8"),
+        (b"developers: [unclosed\n", "not valid YAML"),
+        (b"- just\n- a list\n", "must be a mapping"),
+        (b"developers:\n  alice: {sha256: 0123}\n", "no valid sha256"),
+        (b"developers:\n  alice: {sha256: " + b"a" * 64 + b", disabled: maybe}\n", "disabled"),
+        (
+            b"developers:\n  carol: {sha256: "
+            + b"a" * 64
+            + b"}\n  carol: {sha256: "
+            + b"b" * 64
+            + b"}\n",
+            "duplicate key 'carol'",
+        ),
+        (b"!!python/object/apply:os.system [echo]\n", "not valid YAML"),
+    ],
+)
+def test_a_broken_file_keeps_the_last_good_set_and_logs_why(
+    store, tmp_path, caplog, content, reason
+) -> None:
+    caplog.set_level(logging.INFO, logger="ccprov_auth")
+    assert store.check(ALICE).user == "alice"
+    write(tmp_path / "keys.yaml", content)
+    caplog.clear()
+    assert store.check(ALICE).user == "alice"
+    assert "revoked" in store.check(BOB).error
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1, caplog.text  # once, not once per request
+    assert reason in refusals[0].getMessage()
+    assert ALICE not in caplog.text and sha(ALICE)[:16] not in caplog.text
+    # Fixing the file is picked up again.
+    write(tmp_path / "keys.yaml", good_text(alice_disabled=True))
+    assert "revoked" in store.check(ALICE).error
+
+
+def test_a_broken_file_first_means_no_developers_but_the_master_key_works(tmp_path, caplog):
+    keys = tmp_path / "keys.yaml"
+    write(keys, b"\xff\xfe not yaml")
+    store = auth.KeyStore(path=str(keys), master_key=MASTER)
+    assert store.check(ALICE).error.startswith("Unknown API key")
+    assert store.check(MASTER).user == "ops"
+    assert "not UTF-8" in caplog.text and "no developer key is accepted" in caplog.text
+
+
+def test_yaml_bomb_is_refused(store, tmp_path, caplog) -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+    lines.append("developers: {alice: {sha256: " + "a" * 64 + "}}")
+    assert store.check(ALICE).user == "alice"
+    write(tmp_path / "keys.yaml", "\n".join(lines) + "\n")
+    assert store.check(ALICE).user == "alice"  # the last good set
+    assert "aliases (*name) are not allowed" in caplog.text
+
+
+@pytest.mark.parametrize("depth", [50, 100_000])
+def test_deep_nesting_is_refused(store, tmp_path, caplog, depth) -> None:
+    assert store.check(ALICE).user == "alice"
+    write(tmp_path / "keys.yaml", "developers: " + "[" * depth + "]" * depth + "\n")
+    assert store.check(ALICE).user == "alice"
+    assert "levels deep" in caplog.text
+
+
+def test_a_too_large_file_is_refused(store, tmp_path, caplog) -> None:
+    filler = "# " + "x" * 1000 + "\n"
+    assert store.check(ALICE).user == "alice"
+    write(tmp_path / "keys.yaml", good_text(alice_disabled=True) + filler * 1100)
+    assert store.check(ALICE).user == "alice"
+    assert "too large" in caplog.text
+
+
+def test_an_unreadable_file_keeps_the_last_good_set(store, tmp_path, caplog) -> None:
+    keys = tmp_path / "keys.yaml"
+    assert store.check(ALICE).user == "alice"
+    keys.unlink()
+    keys.mkdir()  # open() fails even for root
+    assert store.check(ALICE).user == "alice"
+    assert "cannot read it" in caplog.text
+
+
+def test_a_missing_file_is_logged_once_and_keeps_the_last_good_set(store, tmp_path, caplog):
+    keys = tmp_path / "keys.yaml"
+    assert store.check(ALICE).user == "alice"
+    keys.unlink()
+    for _ in range(3):
+        assert store.check(ALICE).user == "alice"
+    missing = [r for r in caplog.records if "missing" in r.getMessage()]
+    assert len(missing) == 1 and "keeping the last good set" in missing[0].getMessage()
+    write(keys, good_text(alice_disabled=True))
+    assert "revoked" in store.check(ALICE).error
+
+
+def test_no_file_at_all_means_no_developers_logged_once(tmp_path, caplog) -> None:
+    store = auth.KeyStore(path=str(tmp_path / "absent.yaml"), master_key=MASTER)
+    for _ in range(3):
+        assert store.check(ALICE).error.startswith("Unknown API key")
+    assert store.check(MASTER).user == "ops"
+    missing = [r for r in caplog.records if "missing" in r.getMessage()]
+    assert len(missing) == 1 and "no developer key is accepted" in missing[0].getMessage()

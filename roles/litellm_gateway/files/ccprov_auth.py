@@ -9,8 +9,11 @@ hashes (CCPROV_KEYS_FILE, rendered by the litellm_gateway role):
 
 - A key comes as `Authorization: Bearer <key>` or `x-api-key: <key>`.
 - Hashes are compared in constant time; plain keys are never stored, logged or echoed.
-- The file is re-read when it changes, so a revoke needs no restart; a malformed file is
-  refused and the last good set stays in force (the reason is logged).
+- The file is re-read when it changes (inode, size, mtime or ctime), so a revoke needs no
+  restart, even one written within the same second. A broken file (unreadable, not UTF-8,
+  not YAML, wrong shape, over 1 MiB, aliases or deep nesting) is refused and the last good
+  set stays in force; a missing file keeps it too, or, with none yet, means no developers.
+  Each change of state is logged once (never a key or a hash).
 - The master key (LITELLM_MASTER_KEY) still works, for ops.
 - Unknown, revoked or missing keys get 401 with a message that says which.
 """
@@ -33,6 +36,12 @@ class KeysFileError(ValueError):
     pass
 
 
+MAX_BYTES = 1024 * 1024
+"""A keys file larger than this is refused (a few thousand developers fit in 1 MiB)."""
+MAX_DEPTH = 10
+"""developers -> name -> fields is 3 levels deep; anything much deeper is not a keys file."""
+
+
 # Plain classes, not dataclasses: LiteLLM imports this file without registering it in
 # sys.modules, which dataclasses need.
 class Verdict:
@@ -41,32 +50,67 @@ class Verdict:
         self.error = error
 
 
+_MISSING = ("missing",)
+
+
 class KeyStore:
     def __init__(self, path: str, master_key: str = "") -> None:
         self.path = path
         self.master_key = master_key
-        self._mtime: int | None = None
+        # What the file looked like when last read: (inode, size, mtime ns, ctime ns), so a
+        # rewrite within one mtime tick is still seen. None: never looked yet.
+        self._signature: tuple[Any, ...] | None = None
         self._developers: dict[str, dict[str, Any]] = {}
+        self._loaded = False  # a good set was read at least once
         self._lock = threading.Lock()
+
+    def _stat_signature(self) -> tuple[Any, ...]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return _MISSING
+        except OSError as exc:
+            return ("error", exc.errno)
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _load(self) -> None:
         """Re-read the file when it changed; keep the last good set if it is broken."""
-        try:
-            mtime = os.stat(self.path).st_mtime_ns
-        except OSError:
-            mtime = None
-        if mtime == self._mtime:
+        signature = self._stat_signature()
+        if signature == self._signature:
             return
         with self._lock:
-            if mtime == self._mtime:
+            signature = self._stat_signature()
+            if signature == self._signature:
+                return
+            if signature == _MISSING:
+                # Logged once per change of state: the signature stays _MISSING until the
+                # file comes back.
+                if self._loaded:
+                    log.warning(
+                        "ccprov keys file %s is missing, keeping the last good set", self.path
+                    )
+                else:
+                    log.warning(
+                        "ccprov keys file %s is missing: no developer key is accepted"
+                        " (the master key still is)",
+                        self.path,
+                    )
+                self._signature = signature
                 return
             try:
-                self._developers = parse_keys_file(self.path) if mtime is not None else {}
+                developers, signature = _read_keys_file(self.path)
             except KeysFileError as exc:
                 log.warning(
-                    "ccprov keys file %s refused, keeping the last good set: %s", self.path, exc
+                    "ccprov keys file %s refused, keeping the last good set%s: %s",
+                    self.path,
+                    "" if self._loaded else " (none yet: no developer key is accepted)",
+                    exc,
                 )
-            self._mtime = mtime
+            else:
+                self._developers = developers
+                self._loaded = True
+                log.info("ccprov keys file %s loaded: %d developer(s)", self.path, len(developers))
+            self._signature = signature
 
     def check(self, key: str | None) -> Verdict:
         if not key:
@@ -78,9 +122,10 @@ class KeyStore:
         if self.master_key and hmac.compare_digest(key.encode(), self.master_key.encode()):
             return Verdict("ops")
         self._load()
+        developers = self._developers  # one consistent set, even if a reload swaps it now
         digest = hashlib.sha256(key.encode()).hexdigest()
         match = None
-        for name, entry in self._developers.items():
+        for name, entry in developers.items():
             # Compare with every entry, so timing says nothing about which one matched.
             if hmac.compare_digest(digest, str(entry.get("sha256", ""))):
                 match = name
@@ -90,27 +135,112 @@ class KeyStore:
                 "Unknown API key: check LOCAL_TOKEN in ~/.claude-backends.env, "
                 "or ask ops for your own gateway key.",
             )
-        if self._developers[match].get("disabled"):
+        if developers[match].get("disabled"):
             return Verdict(None, f"The key of '{match}' was revoked: ask ops for a new one.")
         return Verdict(match)
 
 
+def _read_keys_file(path: str) -> tuple[dict[str, dict[str, Any]], tuple[Any, ...]]:
+    """The developers and the signature of what was read (fstat of the open file)."""
+    try:
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if st.st_size > MAX_BYTES:
+                raise KeysFileError(f"too large ({st.st_size} bytes, at most {MAX_BYTES})")
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise KeysFileError(f"cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise KeysFileError(f"too large (more than {MAX_BYTES} bytes)")
+    return parse_keys(raw), signature
+
+
 def parse_keys_file(path: str) -> dict[str, dict[str, Any]]:
+    return _read_keys_file(path)[0]
+
+
+def _strict_loader() -> Any:
+    """A SafeLoader that refuses aliases (YAML bombs), deep nesting and duplicate keys."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        _depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed", event.start_mark
+                )
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise yaml.composer.ComposerError(
+                        None,
+                        None,
+                        f"nested more than {MAX_DEPTH} levels deep",
+                        self.peek_event().start_mark,
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen = set()
+            for key_node, _ in node.value:
+                key = (key_node.tag, key_node.value) if isinstance(key_node.value, str) else None
+                if key is not None and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key_node.value[:40]!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """What is wrong and where, without the snippet of the file (it may hold a hash)."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if problem is None:
+        return type(exc).__name__
+    if mark is None:
+        return str(problem)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+
+
+def parse_keys(raw: bytes) -> dict[str, dict[str, Any]]:
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise KeysFileError(f"cannot read it: {exc}") from None
-    developers = data.get("developers") if isinstance(data, dict) else None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise KeysFileError(f"not UTF-8 (bad byte at offset {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_strict_loader())  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        raise KeysFileError(f"not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise KeysFileError(f"nested more than {MAX_DEPTH} levels deep") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise KeysFileError("the file must be a mapping with a `developers` key")
+    developers = data.get("developers")
     if developers is None:
-        developers = {}
+        return {}
     if not isinstance(developers, dict):
         raise KeysFileError("`developers` must be a mapping of name -> {sha256: ...}")
     for name, entry in developers.items():
+        label = str(name)[:40]
+        if not isinstance(name, str):
+            raise KeysFileError(f"developer name {label!r} is not a string")
         if not isinstance(entry, dict) or not _HEX64.match(str(entry.get("sha256", ""))):
-            raise KeysFileError(f"developer {name!r} has no valid sha256 (64 lowercase hex)")
+            raise KeysFileError(f"developer {label!r} has no valid sha256 (64 lowercase hex)")
+        if not isinstance(entry.get("disabled", False), bool):
+            raise KeysFileError(f"developer {label!r}: `disabled` must be true or false")
     return developers
 
 

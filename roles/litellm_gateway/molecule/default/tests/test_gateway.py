@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-MASTER = "sk-master-molecule-0123456789"
+MASTER = "sk-master-molecule-0123456789abcdef"
 VERSION = "1.106.2"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-KEY = "sk-gpu-molecule-0123456789"
+KEY = "sk-gpu-molecule-0123456789abcdef0123"
 SEED = (
     "serve mistralai/Devstral-2-123B-Instruct-2512 --served-model-name devstral "
     "--tool-call-parser mistral --enable-auto-tool-choice --tensor-parallel-size 2 "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-KEY = os.environ.get("CCPROV_GPU_API_KEY", "sk-gpu-optin")
+KEY = os.environ.get("CCPROV_GPU_API_KEY", "sk-gpu-optin-molecule-0123456789abcdef")
 
 
 def test_serves_devstral(host) -> None:
