@@ -608,7 +608,9 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 dump = os.environ.get("VLLM_STANDIN_DUMP")
                 if dump:  # debugging aid: every request body, one JSON per line
                     with open(dump, "a", encoding="utf-8") as handle:
-                        handle.write(json.dumps({"path": path, "body": body}) + "\n")
+                        seen = {"path": path, "body": body}
+                        seen["authorization"] = self.headers.get("authorization", "")
+                        handle.write(json.dumps(seen) + "\n")
                 if path == "/v1/chat/completions":
                     return self._chat(body)
                 if path == "/v1/messages":
