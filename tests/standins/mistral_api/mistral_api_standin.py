@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import uuid
@@ -26,6 +27,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "vllm" / "src"))
 from vllm import model as canned
+
+# The Mistral API refuses tool-call ids that are not 9 alphanumerics.
+_MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}")
+
+
+def _tool_ids(messages: list[dict[str, Any]]) -> list[str]:
+    """Every tool-call id in a conversation: the assistant's calls and the results' ids."""
+    ids = [str(m.get("tool_call_id", "")) for m in messages if m.get("role") == "tool"]
+    for message in messages:
+        ids += [str(c.get("id", "")) for c in message.get("tool_calls") or []]
+    return ids
+
 
 # Top-level fields of Mistral's chat completion request; anything else is refused.
 FIELDS = {
@@ -145,8 +158,9 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
             self._chat(body)
 
         def _chat(self, body: dict[str, Any]) -> None:
-            conversation = canned.from_openai(body.get("messages") or [], body.get("tools") or [])
-            if not all(canned.valid_mistral_id(i) for i in conversation.tool_ids):
+            messages = body.get("messages") or []
+            conversation = canned.from_openai(messages, body.get("tools") or [])
+            if not all(_MISTRAL_ID.fullmatch(i) for i in _tool_ids(messages)):
                 return self._json(
                     400,
                     {
@@ -155,17 +169,17 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
                         "message": "Tool call id has to be 9 alphanumerics",
                     },
                 )
-            turn = canned.respond(conversation)
-            text = turn.text.replace("vLLM stand-in", "Mistral API stand-in")
-            calls = []
-            if turn.tool:
-                calls = [
-                    {
-                        "id": canned.new_tool_id(),
-                        "type": "function",
-                        "function": {"name": turn.tool, "arguments": json.dumps(turn.args)},
-                    }
-                ]
+            turn = canned.respond(conversation, body.get("tool_choice") or "auto", True)
+            text = "".join(s.text for s in turn).replace("vLLM stand-in", "Mistral API stand-in")
+            calls = [
+                {
+                    "id": canned.new_tool_id(),
+                    "type": "function",
+                    "function": {"name": s.tool, "arguments": json.dumps(s.args)},
+                }
+                for s in turn
+                if s.tool
+            ]
             ident, created = uuid.uuid4().hex, int(time.time())
             usage = {
                 "prompt_tokens": 10,
@@ -207,7 +221,7 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
             send({"role": "assistant", "content": ""})
-            for piece in canned.pieces(text):
+            for piece in canned.tokenize(text):
                 send({"content": piece})
             if calls:
                 send({"tool_calls": calls})  # Mistral sends each call whole, in one delta
