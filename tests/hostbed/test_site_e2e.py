@@ -217,3 +217,23 @@ def test_ccprov_workstation_over_ssh_for_another_account(deployed, tmp_path) -> 
     ).stdout
     assert zshrc.strip() == "erin 600"
     assert "ccprov managed block" in podman_exec("ccprov-ws1", "cat", "/home/erin/.zshrc").stdout
+
+
+def test_conformance_suite_through_the_deployed_gateway(deployed, tmp_path) -> None:
+    """`ccprov smoke --conformance` against the gateway site.yml deployed (the
+    role's default route) in front of the GPU host's vLLM stand-in, with the developer's
+    own key: one line per check, all ok, exit 0."""
+    env_file = tmp_path / "backends.env"
+    env_file.write_text(
+        'LOCAL_BASE_URL="http://10.89.77.12:4000"\n'
+        'LOCAL_TOKEN="sk-ccprov-dev-local-0123456789"\nLOCAL_MODEL="devstral"\n'
+    )
+    env_file.chmod(0o600)
+    proc = sh(
+        str(BIN / "ccprov"), "smoke", "--conformance", "--env-file", str(env_file), check=False
+    )
+    print(proc.stdout)
+    checks = [line for line in proc.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
+    assert len(checks) >= 20 and all(line.startswith("ok") for line in checks), proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "sk-ccprov-dev-local-0123456789" not in proc.stdout + proc.stderr
