@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$CCPROV_REPO"
 
-apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client)
+# systemd: systemd-analyze, which scores the roles' units (tests/unit/test_unit_hardening.py).
+apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
+  systemd)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
