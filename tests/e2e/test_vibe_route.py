@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -131,7 +132,14 @@ def test_port_taken_names_the_process_and_kills_nothing(vibe_developer) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(1)
+        # Listening for sure before the switcher looks (a loaded machine starts it slowly).
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline and squatter.poll() is None, "squatter failed"
+            time.sleep(0.1)
         proc = developer.run('source claude-switch vibe; echo "rc=$?"')
         assert "rc=1" in proc.stdout
         assert f"port {port} is taken by" in proc.stderr

@@ -33,4 +33,4 @@ if ! "$CCPROV_REPO/.cache/node/node_modules/.bin/claude" --version 2>/dev/null |
   npm install --silent --no-audit --no-fund --prefix .cache/node "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
 fi
 echo "claude: $("$CCPROV_REPO/.cache/node/node_modules/.bin/claude" --version)"
-echo "ansible: $("$CCPROV_VENV/bin/ansible-playbook" --version | head -1)"
+echo "ansible: $("$CCPROV_VENV/bin/ansible-playbook" --version | awk 'NR == 1')"

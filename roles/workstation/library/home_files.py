@@ -10,11 +10,14 @@ costs a Python start on the host.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import pwd
+import secrets
 import shlex
-import tempfile
+import stat
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,15 +32,30 @@ description:
     when the whole plan is valid, so a broken C(settings.json) stops the run before
     anything is written.
   - Each file is written to a temporary file with its final mode and owner, validated, and
-    renamed over the old one: never half-written, never briefly world-readable.
-  - Managed blocks follow M(ansible.builtin.blockinfile) (C(insertafter=EOF)): every byte
+    renamed over the old one; never half-written, never briefly world-readable.
+  - Managed blocks follow M(ansible.builtin.blockinfile) (C(insertafter=EOF)); every byte
     outside the markers is kept, symlinked rc files are followed, and the user's file keeps
-    its mode.
+    its mode. A file whose markers do not pair up (a BEGIN without END, an END without
+    BEGIN, two BEGINs) is refused with its line number, before anything is written.
+  - Run for another account (as root), it never reads, writes, chmods or chowns through a
+    symlink below that account's home that leads out of the home or to something the
+    account does not own, nor changes a hard-linked file of another owner; the run fails,
+    naming the link and its target, before anything is written. Links inside the home to
+    the account's own files and directories are followed (a symlinked file is written
+    where it points, the link is kept). Writes then open every directory from C(/) with
+    O_NOFOLLOW relative to its parent, so a link put in place while the module runs stops
+    it instead of being followed.
+  - Backups keep the owner (uid and gid) of the file they copy, and at most its mode.
 options:
   owner:
     description: Account that owns what is created (its primary group too); existing
       files and directories get this owner if they have another.
     type: str
+  home:
+    description: The home of O(owner) that every path must be in when the module runs for
+      another account (symlinks may not lead out of it). Default is the owner's home in
+      the passwd database.
+    type: path
   directories:
     description: Directories to create, parents first; missing parents get mode 0755.
     type: list
@@ -102,7 +120,8 @@ options:
     default: []
     suboptions:
       path:
-        description: Absolute path; a symlink is followed.
+        description: Absolute path; a symlink is followed (for another account only
+          inside its home, to a file it owns).
         type: path
         required: true
       block:
@@ -182,6 +201,19 @@ backups:
 HIDDEN = "(private content, not shown)\n"
 HIDDEN_NEW = "(new private content, not shown)\n"
 
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Every directory is opened relative to its parent's descriptor with O_NOFOLLOW: a component
+# swapped for a symlink after planning makes the open fail (ELOOP/ENOTDIR) instead of being
+# followed, which a check by path name followed by a write by path name cannot promise.
+# O_PATH (Linux) needs only search permission, as a path lookup does; the descriptors are
+# used as dir_fd only. A directory whose mode or owner is set is opened O_RDONLY for that.
+DIR_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+DIR_CHANGE_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+# O_NONBLOCK: a FIFO put where a file is expected must not hang the run.
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+SWAPPED = (errno.ELOOP, errno.ENOTDIR, errno.EMLINK)
+
 
 class PlanError(Exception):
     """A change that cannot be made; the message names the file and the fix."""
@@ -192,6 +224,11 @@ class Owner:
     uid: int | None = None
     gid: int | None = None
     shell: str = ""
+    name: str = ""
+    # Set when the module runs for another account (as root): the home its links must
+    # stay in. Running as the account itself, the kernel's permission checks already keep
+    # its own links from getting it more than it has, so links are followed as they are.
+    home: str | None = None
 
 
 @dataclass
@@ -208,6 +245,11 @@ class Change:
     validate: str | None = None
     backup: bool = False
     notes: list[str] = field(default_factory=list)
+    # The symlink-free path read and written for ``path`` (checked while planning).
+    real: str = ""
+
+    def __post_init__(self) -> None:
+        self.real = self.real or self.path
 
 
 # --- pure logic (unit-tested) -------------------------------------------------------------
@@ -226,12 +268,12 @@ def deep_merge(current: dict[str, Any], wanted: dict[str, Any], prefix: str = ""
     return changed
 
 
-def load_object(path: str) -> tuple[dict[str, Any] | None, str, str | None]:
-    """Return (object, original text, error). A missing file is an empty object."""
-    if not os.path.exists(path):
+def parse_object(path: str, raw: bytes | None) -> tuple[dict[str, Any] | None, str, str | None]:
+    """Return (object, original text, error) of a file's bytes. A missing file is an empty
+    object."""
+    if raw is None:
         return {}, "", None
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    text = raw.decode("utf-8")
     if not text.strip():
         return {}, text, None
     try:
@@ -253,6 +295,11 @@ def load_object(path: str) -> tuple[dict[str, Any] | None, str, str | None]:
             " fix it or move it aside. It was left untouched.",
         )
     return data, text, None
+
+
+def load_object(path: str) -> tuple[dict[str, Any] | None, str, str | None]:
+    """Return (object, original text, error). A missing file is an empty object."""
+    return parse_object(path, read(os.path.realpath(path)))
 
 
 def with_block(original: bytes | None, block: str, marker: str) -> bytes:
@@ -284,6 +331,45 @@ def with_block(original: bytes | None, block: str, marker: str) -> bytes:
     return b"".join(lines)
 
 
+def check_markers(original: bytes | None, marker: str, path: str) -> None:
+    """Refuse a file whose markers do not make exactly one BEGIN..END pair (or none).
+
+    blockinfile takes the last BEGIN and the last END and replaces everything between them:
+    with a stray marker that is the user's own lines. A marker line is one with_block
+    matches, or the same text as the file's last line without its newline.
+    """
+    if not original:
+        return
+    begin = marker.replace("{mark}", "BEGIN").encode()
+    end = marker.replace("{mark}", "END").encode()
+    fix = "fix the markers by hand, then run again. Nothing was changed."
+    opened: int | None = None
+    first: int | None = None
+    number = 1
+    for line in original.splitlines(True):
+        text = line[:-1] if line.endswith(b"\n") else line
+        shown_text = text.decode("utf-8", "replace")
+        if text == begin:
+            if first is not None:
+                raise PlanError(
+                    f"{path} line {number}: a second '{shown_text}' (the first is on line"
+                    f" {first}); {fix}"
+                )
+            opened = first = number
+        elif text == end:
+            if opened is None:
+                raise PlanError(
+                    f"{path} line {number}: '{shown_text}' without a BEGIN marker before it; {fix}"
+                )
+            opened = None
+        number += line.count(b"\n")
+    if opened is not None:
+        raise PlanError(
+            f"{path} line {opened}: '{begin.decode('utf-8', 'replace')}' without an END marker"
+            f" after it; {fix}"
+        )
+
+
 def octal(mode: str, path: str) -> int:
     try:
         return int(str(mode), 8)
@@ -291,14 +377,173 @@ def octal(mode: str, path: str) -> int:
         raise PlanError(f"mode {mode!r} for {path} is not an octal mode like '0644'") from None
 
 
-def read(path: str) -> bytes | None:
+# --- symlinks: where a path really leads, and whether the account may have it ------------
+
+
+def inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def account(uid: int) -> str:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def resolve(path: str, owner: Owner) -> str:
+    """The symlink-free path that is read and written for ``path``.
+
+    For another account (owner.home set) every symlink below its home, at any component
+    including the last, must lead to a place inside the home that the account owns (or to
+    nothing yet, inside the home); anything else is refused here, while planning, so
+    nothing is written. Links above the home (/home -> /data/home) are the host's and are
+    followed. The writes then walk this path with O_NOFOLLOW (open_dir).
+    """
+    path = os.path.normpath(path)
+    real = os.path.realpath(path)
+    if owner.home is None:
+        return real
+    home = os.path.normpath(owner.home)
+    home_real = os.path.realpath(home)
+    for base in (home, home_real):
+        if inside(path, base):
+            break
+    else:
+        raise PlanError(
+            f"{path} is outside {owner.name}'s home {home}: running for another account,"
+            " home_files writes only in its home. Nothing was changed."
+        )
+    current = base
+    for part in os.path.relpath(path, base).split(os.sep):
+        if part == os.curdir:
+            continue
+        current = os.path.join(current, part)
+        if not os.path.islink(current):
+            continue
+        target = os.path.realpath(current)
+        if not inside(target, home_real):
+            raise PlanError(
+                f"{current} is a symlink to {target}, outside {owner.name}'s home {home}:"
+                " home_files does not write through it. Nothing was changed."
+            )
+        try:
+            found = os.stat(target)
+        except FileNotFoundError:
+            continue  # made inside the home, by us, for the account
+        if found.st_uid != owner.uid:
+            raise PlanError(
+                f"{current} is a symlink to {target}, which belongs to"
+                f" {account(found.st_uid)}, not {owner.name}: home_files does not write"
+                " through it. Nothing was changed."
+            )
+    if not inside(real, home_real):  # not reached: every link was checked
+        raise PlanError(f"{path} leads to {real}, outside {owner.name}'s home {home}")
+    try:
+        found = os.lstat(real)
+    except FileNotFoundError:
+        return real
+    if stat.S_ISREG(found.st_mode) and found.st_nlink > 1 and found.st_uid != owner.uid:
+        raise PlanError(
+            f"{path} is a hard link to a file of {account(found.st_uid)}, not of"
+            f" {owner.name}: home_files does not change it. Nothing was changed."
+        )
+    return real
+
+
+def not_followed(path: str) -> str:
+    """Why an open without following failed: a symlink that appeared after planning (a
+    race: it is not followed), or a file where a directory should be."""
+    if os.path.islink(path):
+        return (
+            f"{path} became a symlink (to {os.path.realpath(path)}) while home_files ran:"
+            " not followed, stopped there"
+        )
+    return f"{path} is not a directory; move it aside and run again"
+
+
+def open_dir(path: str, create: Owner | None = None, mode: int = 0o755) -> int | None:
+    """A descriptor of directory ``path`` (symlink-free), opened one component at a time from
+    / with O_NOFOLLOW, so a component swapped for a symlink since planning stops the run
+    instead of being followed. A missing component: None, or with ``create`` it is made
+    (mode 0755, the last one ``mode``) and given to the owner."""
+    parts = [part for part in path.split("/") if part]
+    fd = os.open("/", DIR_FLAGS)
+    try:
+        for index, part in enumerate(parts):
+            shown = "/" + "/".join(parts[: index + 1])
+            try:
+                last = index == len(parts) - 1
+                child = open_child(fd, part, shown, create, mode if last else 0o755)
+            except OSError as exc:
+                if exc.errno in SWAPPED:
+                    raise PlanError(not_followed(shown)) from None
+                raise
+            os.close(fd)
+            if child is None:
+                return None
+            fd = child
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return fd
+
+
+def open_child(fd: int, name: str, shown: str, create: Owner | None, mode: int) -> int | None:
+    """Directory ``name`` in ``fd`` (O_NOFOLLOW); made and given to ``create`` if missing."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=fd)
+    except FileNotFoundError:
+        if create is None:
+            return None
+    os.mkdir(name, 0o700, dir_fd=fd)
+    made = os.open(name, DIR_CHANGE_FLAGS, dir_fd=fd)
+    try:
+        give(
+            made,
+            -1 if create.uid is None else create.uid,
+            -1 if create.gid is None else create.gid,
+            shown,
+        )
+        os.chmod(made, mode)
+    finally:
+        os.close(made)
+    return os.open(name, DIR_FLAGS, dir_fd=fd)
+
+
+def open_file(dir_fd: int, name: str, path: str, flags: int = READ_FLAGS) -> int | None:
+    """The existing file ``name`` in ``dir_fd``, never through a symlink; None if missing."""
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise PlanError(f"{path} is a directory; move it aside and run again") from None
+    except OSError as exc:
+        if exc.errno in SWAPPED:
+            raise PlanError(not_followed(path)) from None
+        raise
+    found = os.fstat(fd)
+    if stat.S_ISREG(found.st_mode) or (flags & os.O_DIRECTORY and stat.S_ISDIR(found.st_mode)):
+        return fd
+    os.close(fd)
+    if stat.S_ISDIR(found.st_mode):
+        raise PlanError(f"{path} is a directory; move it aside and run again")
+    raise PlanError(f"{path} is not a regular file; move it aside and run again")
+
+
+def read(path: str) -> bytes | None:
+    """The bytes of symlink-free ``path``, None if it is missing."""
+    directory = open_dir(os.path.dirname(path))
+    if directory is None:
+        return None
+    try:
+        fd = open_file(directory, os.path.basename(path), path)
+    finally:
+        os.close(directory)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -322,16 +567,22 @@ def plan(params: dict[str, Any], owner: Owner) -> list[Change]:
     changes: list[Change] = []
     for entry in params["directories"]:
         path = entry["path"]
-        if os.path.exists(path) and not os.path.isdir(path):
+        real = resolve(path, owner)
+        try:
+            is_dir: bool | None = stat.S_ISDIR(os.lstat(real).st_mode)
+        except FileNotFoundError:
+            is_dir = None
+        if is_dir is False:
             raise PlanError(f"{path} exists and is not a directory; move it aside and run again")
         changes.append(
-            Change(path, "directory", None, octal(entry["mode"], path), os.path.isdir(path))
+            Change(path, "directory", None, octal(entry["mode"], path), bool(is_dir), real=real)
         )
     for entry, private in [(e, False) for e in params["files"]] + [
         (e, True) for e in params["private_files"]
     ]:
         path = entry["path"]
-        before = read(path)
+        real = resolve(path, owner)
+        before = read(real)
         keep = before is not None and not entry.get("force", True)
         data = None if keep else entry["content"].encode()
         changes.append(
@@ -344,13 +595,15 @@ def plan(params: dict[str, Any], owner: Owner) -> list[Change]:
                 before,
                 private=private,
                 validate=entry.get("validate"),
+                real=real,
             )
         )
     for entry in params["blocks"]:
-        real = os.path.realpath(entry["path"])
+        real = resolve(entry["path"], owner)
         before = read(real)
         if before is None and not creates_rc(entry["create"], entry["shell"], owner.shell):
             continue
+        check_markers(before, entry["marker"], real)
         after = with_block(before, entry["block"], entry["marker"])
         changes.append(
             Change(
@@ -366,19 +619,22 @@ def plan(params: dict[str, Any], owner: Owner) -> list[Change]:
         )
     for entry in params["json"]:
         path = entry["path"]
-        data, text, error = load_object(path)
+        real = resolve(path, owner)
+        raw = read(real)
+        data, _, error = parse_object(path, raw)
         if error or data is None:
             raise PlanError(error or f"{path} could not be read")
         keys = deep_merge(data, entry["merge"])
         after = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
-        exists = os.path.exists(path)
+        exists = raw is not None
         change = Change(
             path,
             "file",
             after if keys or not exists else None,
             octal(entry["mode"], path),
             exists,
-            text.encode() if exists else None,
+            raw,
+            real=real,
         )
         if keys:
             change.notes.append("merged " + ", ".join(keys))
@@ -389,77 +645,160 @@ def plan(params: dict[str, Any], owner: Owner) -> list[Change]:
 # --- applying -----------------------------------------------------------------------------
 
 
-def resolve_owner(name: str | None) -> Owner:
+def resolve_owner(name: str | None, home: str | None = None) -> Owner:
     if not name:
         return Owner()
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
         raise PlanError(f"owner '{name}' is not an account on this host") from None
-    return Owner(entry.pw_uid, entry.pw_gid, os.path.basename(entry.pw_shell))
+    owner = Owner(entry.pw_uid, entry.pw_gid, os.path.basename(entry.pw_shell), name)
+    if entry.pw_uid != os.geteuid():
+        owner.home = home or entry.pw_dir
+        if not os.path.isabs(owner.home):
+            raise PlanError(f"home {owner.home!r} of {name} is not an absolute path")
+    return owner
 
 
-def give(path: str, uid: int, gid: int, shown: str) -> None:
-    """chown as root; as an ordinary user keep the file's group if it is not one of ours."""
+def give(target: int | str, uid: int, gid: int, shown: str) -> None:
+    """chown (a path or a descriptor) as root; as an ordinary user keep the file's group if
+    it is not one of ours."""
     if (uid, gid) in ((-1, -1), (os.getuid(), os.getgid())):
         return
     if os.getuid() == 0:
-        os.chown(path, uid, gid)
+        os.chown(target, uid, gid)
         return
     if uid not in (-1, os.getuid()):
         raise PlanError(f"{shown} belongs to uid {uid}: only root can write it for that owner")
     # A group we are not in: the file keeps our primary group.
     with contextlib.suppress(PermissionError):
-        os.chown(path, -1, gid)
+        os.chown(target, -1, gid)
 
 
-def write(module: AnsibleModule, change: Change, owner: Owner) -> None:
-    """Temporary file with the final mode and owner, validated, then renamed into place."""
+def new_file(dir_fd: int, prefix: str) -> tuple[str, int]:
+    """A new, empty, 0600 file in ``dir_fd`` with a random name (like tempfile.mkstemp)."""
+    for _ in range(100):
+        name = f"{prefix}{secrets.token_hex(4)}"
+        try:
+            return name, os.open(name, NEW_FLAGS, 0o600, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+    raise PlanError(f"no free temporary name {prefix}* in its directory")
+
+
+def fd_path(dir_fd: int, directory: str, name: str) -> str:
+    """A path to ``name`` in the directory we hold open, for a validator: through /proc it
+    is that very directory even if its path has changed since."""
+    proc = f"/proc/{os.getpid()}/fd/{dir_fd}"
+    return os.path.join(proc if os.path.isdir(proc) else directory, name)
+
+
+def backup(change: Change, dir_fd: int, name: str, found: os.stat_result) -> str:
+    """A timestamped copy (backup_local's name) of the file as planned, next to it, owned
+    like it (``found``: its fstat; uid and gid), never wider than its mode."""
+    assert change.before is not None
+    copy = f"{name}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime())}"
+    fd = os.open(copy, NEW_FLAGS, 0o600, dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(change.before)
+        handle.flush()
+        if os.geteuid() == 0:
+            os.fchown(fd, found.st_uid, found.st_gid)
+        else:  # the file's group, if we are in it
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, -1, found.st_gid)
+        os.fchmod(fd, found.st_mode & 0o777)
+        os.utime(fd, ns=(found.st_atime_ns, found.st_mtime_ns))
+    return os.path.join(os.path.dirname(change.real), copy)
+
+
+def write(module: AnsibleModule, change: Change, owner: Owner) -> str | None:
+    """Temporary file with the final mode and owner, validated, then renamed into place, all
+    in the directory held open (never through a symlink). Returns the backup made, if any."""
     assert change.data is not None
-    current = os.stat(change.path) if change.exists else None
-    mode = (
-        change.mode if change.mode is not None else (current.st_mode & 0o7777 if current else 0o644)
-    )
-    uid = owner.uid if owner.uid is not None else (current.st_uid if current else -1)
-    gid = current.st_gid if current else (owner.gid if owner.gid is not None else -1)
-    directory = os.path.dirname(change.path)
-    if not os.path.isdir(directory):
+    directory = os.path.dirname(change.real)
+    name = os.path.basename(change.real)
+    dir_fd = open_dir(directory)
+    if dir_fd is None:
         raise PlanError(f"{directory} does not exist: create it (or the home directory) first")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(change.path)}.")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(change.data)
-        os.chmod(tmp, mode)
-        give(tmp, uid, gid, change.path)
-        if change.validate:
-            command = change.validate.replace("%s", shlex.quote(tmp))
-            rc, out, err = module.run_command(command, use_unsafe_shell=True)
-            if rc != 0:
-                raise PlanError(
-                    f"{change.path} was not written: `{change.validate}` rejected it"
-                    f" ({(err or out).strip()[:300]})"
+        current = None
+        if change.exists:
+            fd = open_file(dir_fd, name, change.path)
+            if fd is not None:
+                current = os.fstat(fd)
+                os.close(fd)
+        mode = (
+            change.mode
+            if change.mode is not None
+            else (current.st_mode & 0o7777 if current else 0o644)
+        )
+        uid = owner.uid if owner.uid is not None else (current.st_uid if current else -1)
+        gid = current.st_gid if current else (owner.gid if owner.gid is not None else -1)
+        made = backup(change, dir_fd, name, current) if change.backup and current else None
+        tmp, fd = new_file(dir_fd, f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(change.data)
+                handle.flush()
+                give(fd, uid, gid, change.path)
+                os.fchmod(fd, mode)
+            if change.validate:
+                command = change.validate.replace(
+                    "%s", shlex.quote(fd_path(dir_fd, directory, tmp))
                 )
-        os.replace(tmp, change.path)
+                rc, out, err = module.run_command(command, use_unsafe_shell=True)
+                if rc != 0:
+                    raise PlanError(
+                        f"{change.path} was not written: `{change.validate}` rejected it"
+                        f" ({(err or out).strip()[:300]})"
+                    )
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=dir_fd)
+        return made
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.close(dir_fd)
 
 
-def make_dirs(path: str, mode: int, owner: Owner) -> None:
+def make_dirs(change: Change, owner: Owner) -> None:
     """mkdir -p: missing parents get mode 0755, everything created gets the owner."""
-    parent = os.path.dirname(path)
-    if parent and parent != path and not os.path.isdir(parent):
-        make_dirs(parent, 0o755, owner)
-    os.mkdir(path)
-    os.chmod(path, mode)
-    give(path, -1 if owner.uid is None else owner.uid, -1 if owner.gid is None else owner.gid, path)
+    fd = open_dir(change.real, create=owner, mode=change.mode or 0o755)
+    if fd is not None:
+        os.close(fd)
+
+
+def set_attributes(change: Change, will: dict[str, str], owner: Owner) -> None:
+    """Mode and owner of an existing path, through a descriptor opened without following."""
+    directory = open_dir(os.path.dirname(change.real))
+    if directory is None:
+        return
+    try:
+        fd = open_file(
+            directory,
+            os.path.basename(change.real),
+            change.path,
+            DIR_CHANGE_FLAGS if change.kind == "directory" else READ_FLAGS,
+        )
+    finally:
+        os.close(directory)
+    if fd is None:
+        return
+    try:
+        if "owner" in will and owner.uid is not None:
+            give(fd, owner.uid, -1, change.path)
+        if "mode" in will and change.mode is not None:
+            os.chmod(fd, change.mode)
+    finally:
+        os.close(fd)
 
 
 def attributes(change: Change, owner: Owner) -> tuple[dict[str, str], dict[str, str]]:
     """(before, after) of the mode and owner an existing path must get."""
     if not change.exists:
         return {}, {}
-    current = os.stat(change.path)
+    current = os.lstat(change.real)
     before: dict[str, str] = {}
     after: dict[str, str] = {}
     if change.mode is not None and current.st_mode & 0o7777 != change.mode:
@@ -492,7 +831,7 @@ def apply(module: AnsibleModule, changes: list[Change], owner: Owner) -> dict[st
                 }
             )
             if not module.check_mode:
-                make_dirs(change.path, change.mode or 0o755, owner)
+                make_dirs(change, owner)
         if change.data is not None:
             verb = "updated" if change.exists else "created"
             lines.append(" ".join([verb, change.path, *change.notes]))
@@ -507,9 +846,9 @@ def apply(module: AnsibleModule, changes: list[Change], owner: Owner) -> dict[st
                 }
             )
             if not module.check_mode:
-                if change.backup and change.exists:
-                    backups.append(module.backup_local(change.path))
-                write(module, change, owner)
+                made = write(module, change, owner)
+                if made:
+                    backups.append(made)
         if will:
             lines.append(f"set {change.path} " + ", ".join(f"{k} {v}" for k, v in will.items()))
             diffs.append(
@@ -521,10 +860,7 @@ def apply(module: AnsibleModule, changes: list[Change], owner: Owner) -> dict[st
                 }
             )
             if not module.check_mode and change.data is None:
-                if "mode" in will and change.mode is not None:
-                    os.chmod(change.path, change.mode)
-                if "owner" in will and owner.uid is not None:
-                    give(change.path, owner.uid, -1, change.path)
+                set_attributes(change, will, owner)
     return {"changed": bool(lines), "changes": lines, "backups": backups, "diff": diffs}
 
 
@@ -533,6 +869,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "owner": {"type": "str"},
+            "home": {"type": "path"},
             "directories": {
                 "type": "list",
                 "elements": "dict",
@@ -593,7 +930,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        owner = resolve_owner(module.params["owner"])
+        owner = resolve_owner(module.params["owner"], module.params["home"])
         result = apply(module, plan(module.params, owner), owner)
     except PlanError as exc:
         module.fail_json(msg=str(exc))
