@@ -13,9 +13,6 @@ from tests.conftest import REPO
 
 NETWORK = "ccprov-e2e"
 SUBNET = "10.89.77.0/24"
-# Molecule's hosts (.config/molecule/config.yml): one at a time, at 10.89.78.10.
-MOLECULE_NETWORK = "ccprov-molecule"
-MOLECULE_SUBNET = "10.89.78.0/24"
 IMAGE = "localhost/ccprov-hostbed:latest"
 KEY = REPO / ".cache/hostbed/id_ed25519"
 WHEELHOUSE = REPO / ".cache/wheelhouse"
@@ -26,14 +23,13 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def ensure_key_and_network() -> None:
-    """The test-bed SSH key (molecule's hosts trust it through a read-only mount) and the
-    networks of the site e2e and of molecule."""
+    """The test-bed SSH key (molecule's hosts trust it through a read-only mount too) and
+    the site e2e's network."""
     KEY.parent.mkdir(parents=True, exist_ok=True)
     if not KEY.exists():
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(KEY))
-    for network, subnet in ((NETWORK, SUBNET), (MOLECULE_NETWORK, MOLECULE_SUBNET)):
-        if sh("podman", "network", "exists", network, check=False).returncode != 0:
-            sh("podman", "network", "create", "--subnet", subnet, network)
+    if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
+        sh("podman", "network", "create", "--subnet", SUBNET, NETWORK)
 
 
 def start(hosts: dict[str, str]) -> None:
