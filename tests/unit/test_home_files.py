@@ -69,6 +69,25 @@ def test_missing_and_empty_files_are_empty_objects(tmp_path: Path) -> None:
     assert home_files.load_object(str(empty))[0] == {}
 
 
+def test_a_json_merge_diff_shows_key_names_never_values(tmp_path: Path) -> None:
+    """`ccprov workstation --check -v` shows this diff: ~/.claude.json holds the user's own
+    API key and MCP tokens, which must not reach the terminal or a log."""
+    secret, token = "sk-ant-api03-users-own-key-0123456789", "mcp-token-0123456789abcdef"
+    target = tmp_path / ".claude.json"
+    for check in (True, False):
+        target.write_text(json.dumps({"primaryApiKey": secret, "mcpServers": {"t": token}}))
+        result = run_module(
+            tmp_path,
+            check=check,
+            json=[{"path": str(target), "merge": {"hasCompletedOnboarding": True}}],
+            _ansible_diff=True,
+        )
+        assert result.get("changed"), result
+        assert secret not in result["_stdout"] and token not in result["_stdout"]
+        assert "set hasCompletedOnboarding" in result["_stdout"]
+    assert json.loads(target.read_text())["primaryApiKey"] == secret  # kept, only not shown
+
+
 def test_invalid_json_is_reported_with_its_position(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text('{"env": {"A": "1",}}\n')

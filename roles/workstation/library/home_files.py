@@ -245,6 +245,9 @@ class Change:
     validate: str | None = None
     backup: bool = False
     notes: list[str] = field(default_factory=list)
+    # What a diff shows instead of the content (JSON merges: the changed key names only, as
+    # ~/.claude.json holds the user's own API key and MCP tokens).
+    summary: tuple[str, str] | None = None
     # The symlink-free path read and written for ``path`` (checked while planning).
     real: str = ""
 
@@ -638,6 +641,10 @@ def plan(params: dict[str, Any], owner: Owner) -> list[Change]:
         )
         if keys:
             change.notes.append("merged " + ", ".join(keys))
+        change.summary = (
+            "(JSON; values not shown)\n" if exists else "",
+            "".join(f"set {key}\n" for key in keys) + "(other keys kept; values not shown)\n",
+        )
         changes.append(change)
     return changes
 
@@ -839,8 +846,12 @@ def apply(module: AnsibleModule, changes: list[Change], owner: Owner) -> dict[st
                 {
                     "before_header": change.path,
                     "after_header": change.path,
-                    "before": shown(change.before, change.private),
-                    "after": HIDDEN_NEW
+                    "before": change.summary[0]
+                    if change.summary
+                    else shown(change.before, change.private),
+                    "after": change.summary[1]
+                    if change.summary
+                    else HIDDEN_NEW
                     if change.private
                     else change.data.decode("utf-8", "replace"),
                 }
