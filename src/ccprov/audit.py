@@ -1,4 +1,11 @@
-"""`ccprov audit`: every host of an inventory scanned for compromised LiteLLM, in parallel."""
+"""`ccprov audit`: every host of an inventory scanned for compromised LiteLLM, in parallel.
+
+The per-host scan is the role's guard (module_utils/litellm_guard.py `audit`), sent over SSH.
+A host is COMPROMISED (a denylisted litellm or litellm_init.pth), WARNING (start-up code:
+an unexpected .pth line, sitecustomize / usercustomize), PARTIAL (something could not be
+read, or no Python environment was seen at all), UNREACHABLE, or clean. Anything but
+clean exits 1; --allow-partial lets PARTIAL through (still printed).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,15 @@ import click
 
 from ccprov import fleet, guard, inventory
 
+# How many unreadable paths the table names per host (JSON has the probe's list).
+SHOWN_UNREADABLE = 5
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if "{{" not in str(v)]
+
 
 def policy_for(
     host: inventory.Host, extra_allowed: list[str], roots: list[str] | None = None
@@ -17,27 +33,71 @@ def policy_for(
     policy = dict(guard.load().DEFAULT_POLICY)
     if roots:
         policy["roots"] = roots
-    denylist = host.variables.get("litellm_denylist")
-    if isinstance(denylist, list) and denylist:
-        policy["denylist"] = sorted({*policy["denylist"], *map(str, denylist)})
+    # The role's variable; the old, never-documented name only when it is absent.
+    denylist = _strings(
+        host.variables.get("litellm_gateway_denylist", host.variables.get("litellm_denylist"))
+    )
+    if denylist:
+        policy["denylist"] = sorted({*policy["denylist"], *denylist})
     policy["allowed_pth"] = [*policy["allowed_pth"], *extra_allowed]
     return policy
 
 
-def summarize(result: fleet.HostResult) -> tuple[str, str, list[str]]:
-    """(state, litellm versions, finding lines) for one host."""
+def _is_false(value: Any) -> bool:
+    return value is False or str(value).strip().lower() in ("false", "no", "0", "off")
+
+
+def become_for(host: inventory.Host) -> tuple[bool | None, str | None]:
+    """(become for fleet.run_probe, why the scan runs without privilege when it must)."""
+    if host.connection == "local":
+        return None, None  # runs as whoever runs ccprov
+    if _is_false(host.variables.get("ansible_become", True)):
+        return False, "ansible_become is false in the inventory"
+    method = str(host.variables.get("ansible_become_method", "sudo"))
+    if method != "sudo":
+        return False, f"become method {method} is not supported by ccprov audit (sudo -n only)"
+    return None, None
+
+
+def summarize(
+    result: fleet.HostResult, allow_partial: bool = False
+) -> tuple[str, str, list[str], bool]:
+    """(state, litellm versions, lines, needs attention) for one host."""
     if result.data is None:
-        return "UNREACHABLE", "-", [result.error or "no answer"]
-    versions = ", ".join(sorted({i["version"] for i in result.data.get("litellm", [])})) or "none"
-    findings = result.data.get("findings", [])
+        return "UNREACHABLE", "-", [result.error or "no answer", *result.notes], True
+    data = result.data
+    versions = ", ".join(sorted({i["version"] for i in data.get("litellm", [])})) or "none"
+    findings = data.get("findings", [])
     lines = [f"{f['severity']}: {f['what']} ({f['path']})" for f in findings]
+    unreadable = data.get("unreadable", [])
+    count = int(data.get("unreadable_count", len(unreadable)))
+    partial = bool(count) or not data.get("site_dirs")
+    if count:
+        shown = ", ".join(f"{u['path']} ({u['error']})" for u in unreadable[:SHOWN_UNREADABLE])
+        more = f" and {count - SHOWN_UNREADABLE} more" if count > SHOWN_UNREADABLE else ""
+        lines.append(f"partial: could not read {count} path(s): {shown}{more}")
+    if not data.get("site_dirs"):
+        roots = " ".join(data.get("roots", []))
+        lines.append(f"partial: no site-packages/dist-packages seen under {roots}")
+    lines += result.notes
     if any(f["severity"] == "critical" for f in findings):
         state = "COMPROMISED"
     elif findings:
         state = "WARNING"
+    elif partial:
+        state = "PARTIAL"
     else:
         state = "clean"
-    return state, versions, lines
+    attention = state != "clean" and not (state == "PARTIAL" and allow_partial)
+    return state, versions, lines, attention
+
+
+def _sudo_failed(result: fleet.HostResult) -> bool:
+    return (
+        result.data is None
+        and "sudo" in (result.error or "")
+        and "probe failed" in (result.error or "")
+    )
 
 
 def run(
@@ -47,6 +107,8 @@ def run(
     allow_pth: list[str],
     roots: list[str],
     as_json: bool,
+    allow_partial: bool = False,
+    accept_new_host_keys: bool = False,
 ) -> int:
     hosts = inventory.load(inventory_path, limit)
     if not hosts:
@@ -54,32 +116,67 @@ def run(
             f"no hosts in {inventory_path}" + (f" match {limit}" if limit else "")
         )
     source = guard.source()
-    # One policy per host (inventories may extend the denylist per group).
-    results: list[fleet.HostResult] = []
-    by_policy: dict[str, list[inventory.Host]] = {}
+    # One probe run per (policy, become): inventories may extend the denylist per group.
+    groups: dict[tuple[str, bool | None], list[inventory.Host]] = {}
+    why_unprivileged: dict[str, str] = {}
     for host in hosts:
-        by_policy.setdefault(
-            json.dumps(policy_for(host, allow_pth, roots), sort_keys=True), []
-        ).append(host)
-    for policy, group in by_policy.items():
-        results += fleet.run_probe(group, source, [policy], forks=forks)
-    order = {h.name: i for i, h in enumerate(hosts)}
-    results.sort(key=lambda r: order[r.host.name])
+        become, why = become_for(host)
+        if why:
+            why_unprivileged[host.name] = why
+        policy = json.dumps(policy_for(host, allow_pth, roots), sort_keys=True)
+        groups.setdefault((policy, become), []).append(host)
+    results: dict[str, fleet.HostResult] = {}
+    for (policy, become), group in groups.items():
+        for result in fleet.run_probe(
+            group,
+            source,
+            [policy],
+            forks=forks,
+            become=become,
+            accept_new_host_keys=accept_new_host_keys,
+        ):
+            results[result.host.name] = result
+        # sudo -n refused (a password is needed, or no sudo): scan unprivileged, and say so.
+        retry = [results[h.name] for h in group if _sudo_failed(results[h.name])]
+        if retry:
+            again = fleet.run_probe(
+                [r.host for r in retry],
+                source,
+                [policy],
+                forks=forks,
+                become=False,
+                accept_new_host_keys=accept_new_host_keys,
+            )
+            for first, second in zip(retry, again, strict=True):
+                error = (first.error or "").removeprefix("probe failed: ")
+                why_unprivileged[first.host.name] = f"sudo -n failed ({error})"
+                second.notes[:0] = first.notes
+                results[second.host.name] = second
 
-    bad = 0
     report = []
-    for result in results:
-        state, versions, lines = summarize(result)
-        bad += state != "clean"
+    for host in hosts:
+        result = results[host.name]
+        if result.data is not None and result.data.get("euid") not in (0, None):
+            reason = why_unprivileged.get(host.name, "not root and no become")
+            result.notes.insert(
+                0,
+                f"unprivileged: scanned as uid {result.data['euid']}, not root ({reason});"
+                " what it could not read is listed",
+            )
+        state, versions, lines, attention = summarize(result, allow_partial)
         report.append(
             {
-                "host": result.host.name,
-                "group": result.host.kind,
+                "host": host.name,
+                "group": host.kind,
                 "state": state,
                 "litellm": versions,
                 "findings": lines,
+                "attention": attention,
+                "privileged": None if result.data is None else result.data.get("euid") == 0,
+                "unreadable": [] if result.data is None else result.data.get("unreadable", []),
             }
         )
+    bad = sum(bool(r["attention"]) for r in report)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -89,5 +186,10 @@ def run(
             click.echo(f"{r['host']:<{width}}  {r['group']:<12}  {r['state']:<11}  {r['litellm']}")
             for line in r["findings"]:
                 click.echo(f"{'':<{width}}    - {line}")
-        click.echo(f"{len(report)} hosts audited: {len(report) - bad} clean, {bad} need attention")
+        allowed = sum(r["state"] == "PARTIAL" and not r["attention"] for r in report)
+        click.echo(
+            f"{len(report)} hosts audited: {len(report) - bad - allowed} clean,"
+            + (f" {allowed} partial (--allow-partial)," if allowed else "")
+            + f" {bad} need attention"
+        )
     return 1 if bad else 0

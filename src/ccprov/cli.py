@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -149,6 +152,11 @@ def workstation(
             yes=yes,
             verbose=verbose,
         )
+    except runner.Interrupted as exc:
+        # The terminal may be gone (SIGHUP): the exit status still tells.
+        with contextlib.suppress(OSError):
+            click.echo(f"ccprov workstation: {exc}", err=True)
+        sys.exit(128 + exc.signum)
     except runner.RunnerError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
@@ -169,8 +177,18 @@ def workstation(
 )
 @click.option("--limit", metavar="PATTERN", help="With -i: only hosts matching this pattern.")
 @click.option("--forks", default=25, show_default=True, help="With -i: hosts checked at once.")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="With -i: add an unknown host's SSH key to ~/.ssh/known_hosts instead of skipping"
+    " the host (a changed key is always refused).",
+)
 def status(
-    env_file: Path | None, inventory_path: Path | None, limit: str | None, forks: int
+    env_file: Path | None,
+    inventory_path: Path | None,
+    limit: str | None,
+    forks: int,
+    accept_new_host_keys: bool,
 ) -> None:
     """Without -i: this workstation's backends, which one this shell uses, and whether each
     answers (a rejected key is told apart from a gateway that is down); exit 1 if the
@@ -181,7 +199,7 @@ def status(
         from ccprov.runner import RunnerError
 
         try:
-            sys.exit(fleet_status.run(inventory_path, limit, forks))
+            sys.exit(fleet_status.run(inventory_path, limit, forks, accept_new_host_keys))
         except RunnerError as exc:
             raise click.ClickException(str(exc)) from None
     from ccprov import status as impl
@@ -313,15 +331,29 @@ def smoke(
     "--allow-pth",
     multiple=True,
     metavar="REGEX",
-    help="A .pth file name that may run code (repeatable), beyond the known packaging helpers.",
+    help="A .pth file name (regex) trusted whatever it holds (repeatable); the known "
+    "packaging helpers (distutils-precedence.pth, ...) are trusted only with their known content.",
 )
 @click.option(
     "--root",
     "roots",
     multiple=True,
     metavar="DIR",
-    help="Directory searched for Python environments (repeatable) "
-    "[default: /opt /usr/lib /usr/local/lib /srv /var/lib /home /root].",
+    help="Directory searched, at any depth, for Python environments (repeatable) "
+    "[default: /usr /usr/local /opt /srv /var/lib /home /root /tmp /var/tmp].",
+)
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 even if a host's scan was partial (unreadable directories, no privilege); "
+    "they are still listed.",
+)
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="Add an SSH host key missing from ~/.ssh/known_hosts and save it there (like "
+    "StrictHostKeyChecking=accept-new). Without it an unknown host is not scanned; a "
+    "changed key is always refused.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def audit(
@@ -330,17 +362,39 @@ def audit(
     forks: int,
     allow_pth: tuple[str, ...],
     roots: tuple[str, ...],
+    allow_partial: bool,
+    accept_new_host_keys: bool,
     as_json: bool,
 ) -> None:
-    """Scan every host (GPU hosts, gateways, workstations) over SSH for compromised LiteLLM:
-    1.82.7 / 1.82.8 (or an inventory's `litellm_denylist`) in any Python environment, and
-    .pth files that run code at interpreter start. Exit 1 if anything is found or a host
-    cannot be scanned."""
+    """Scan every host (GPU hosts, gateways, workstations) over SSH for compromised LiteLLM.
+
+    \b
+    Every Python environment below the roots is checked (venvs, pipx and uv tool installs,
+    uvx caches, system site-packages/dist-packages, any depth):
+    - litellm 1.82.7 / 1.82.8 (or the inventory's litellm_gateway_denylist), as
+      dist-info, egg-info or egg: COMPROMISED;
+    - litellm_init.pth anywhere: COMPROMISED;
+    - a .pth line that runs code (import ...) other than the known packaging helpers'
+      exact content, or sitecustomize / usercustomize in a site directory: WARNING.
+    The scan runs as root (sudo -n unless the SSH user is root; ansible_become: false or
+    a non-sudo become method turns that off) and says so when it cannot. Unreadable
+    directories make the host PARTIAL. Host keys are checked against ~/.ssh/known_hosts.
+    Exit 1 if anything is found, a host cannot be scanned, or a scan is partial (unless
+    --allow-partial)."""
     from ccprov import audit as impl
     from ccprov.runner import RunnerError
 
     try:
-        code = impl.run(inventory_path, limit, forks, list(allow_pth), list(roots), as_json)
+        code = impl.run(
+            inventory_path,
+            limit,
+            forks,
+            list(allow_pth),
+            list(roots),
+            as_json,
+            allow_partial=allow_partial,
+            accept_new_host_keys=accept_new_host_keys,
+        )
     except RunnerError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
@@ -397,8 +451,37 @@ def keys_list(inventory_path: Path) -> None:
     impl.listing(inventory_path)
 
 
+REPORT_TO = "the ccprov maintainers (the ccprov repository's issue tracker)"
+
+
+def _verbose(argv: list[str]) -> bool:
+    """-v / --verbose on the command line, or CCPROV_DEBUG set (commands without -v)."""
+    if os.environ.get("CCPROV_DEBUG"):
+        return True
+    return any(a == "--verbose" or (len(a) > 1 and a.strip("v") == "-") for a in argv)
+
+
 def main() -> None:
-    cli()
+    """The entry point: Click's own errors as Click shows them; anything unexpected as one
+    line naming the error and where to report it (the traceback only with -v)."""
+    try:
+        cli()
+    except Exception as exc:  # the last guard: one line instead of a traceback
+        verbose = _verbose(sys.argv[1:])
+        if verbose:
+            traceback.print_exc()
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        detail = str(exc).splitlines()[0][:200] if str(exc).strip() else ""
+        with contextlib.suppress(OSError):
+            click.echo(
+                f"ccprov: unexpected error {type(exc).__name__}{where}"
+                + (f": {detail}" if detail else "")
+                + f"; this is a bug, please report it to {REPORT_TO}"
+                + ("" if verbose else " (-v or CCPROV_DEBUG=1 shows the traceback)"),
+                err=True,
+            )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

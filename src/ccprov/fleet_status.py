@@ -22,7 +22,9 @@ def _plain(value: Any, default: Any) -> Any:
     return default if value is None or "{{" in str(value) else value
 
 
-def run(inventory_path: Path, limit: str | None, forks: int) -> int:
+def run(
+    inventory_path: Path, limit: str | None, forks: int, accept_new_host_keys: bool = False
+) -> int:
     hosts = inventory.load(inventory_path, limit)
     if not hosts:
         raise click.ClickException(f"no hosts in {inventory_path}")
@@ -42,7 +44,9 @@ def run(inventory_path: Path, limit: str | None, forks: int) -> int:
         by_args.setdefault(args, []).append(host)
     results = {}
     for args, members in by_args.items():
-        for result in fleet.run_probe(members, source, [args], forks=forks):
+        for result in fleet.run_probe(
+            members, source, [args], forks=forks, accept_new_host_keys=accept_new_host_keys
+        ):
             results[result.host.name] = result
 
     bad = 0

@@ -24,6 +24,56 @@ class ProbeResult:
     """The model's reply on success; otherwise what went wrong and how to fix it."""
 
 
+def url_problem(url: str) -> str | None:
+    """Why URL cannot be a backend's base URL (to follow "the URL ..."), or None.
+
+    Never repeats the URL: a user name or password in it must not reach the screen."""
+    if "@" in url:
+        return "holds a user name or password (the part before @): remove it, keys never go in URLs"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return "contains a space or control character"
+    if not url.isascii():
+        return "contains non-ASCII characters: use the host's ASCII (xn--) form"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URL (check the host and port)"
+    if parts.scheme not in ("http", "https"):
+        return "is not an http:// or https:// URL"
+    if not parts.hostname:
+        return "has no host name"
+    if port == 0:
+        return "has port 0"
+    if parts.query or parts.fragment:
+        return "has a ?query or #fragment: pass the gateway's root URL"
+    return None
+
+
+def shown_url(url: str) -> str:
+    """URL fit to print: any user name or password replaced by ***, control characters
+    escaped."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return repr(scheme + sep + rest)[1:-1]
+
+
+def _bad_url(base_url: str) -> ProbeResult | None:
+    problem = url_problem(base_url)
+    if problem is None:
+        return None
+    return ProbeResult(
+        False,
+        0.0,
+        None,
+        f"the base URL '{shown_url(base_url)}' {problem}; fix it in the env file"
+        " (or run `ccprov workstation` again)",
+    )
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Never follow a redirect: the request carries the developer's key, and a 3xx would send
     it on to whatever host the Location names. The 3xx comes back as an HTTPError."""
@@ -45,7 +95,7 @@ def _request(
 ) -> tuple[int, bytes, float, str]:
     """(status, body, latency in ms, Location of a redirect or "")."""
     data = None if body is None else json.dumps(body).encode()
-    # Callers pass http(s) URLs only (checked by the CLI), so no file: or custom schemes.
+    # Only http(s) URLs get here (url_problem, checked first), so no file: or custom schemes.
     request = urllib.request.Request(  # noqa: S310
         url, data=data, method="GET" if body is None else "POST"
     )
@@ -127,6 +177,9 @@ def send_message(
 ) -> ProbeResult:
     """POST one small /v1/messages request, as Claude Code would. Success needs a 200 with
     a non-empty text block; a redirect is a failure (never followed, the key stays here)."""
+    bad = _bad_url(base_url)
+    if bad:
+        return bad
     body = {"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": prompt}]}
     url = f"{base_url}/v1/messages"
     try:
@@ -162,6 +215,9 @@ def send_message(
 
 def list_models(base_url: str, token: str, timeout: float = 5.0) -> tuple[ProbeResult, list[str]]:
     """GET /v1/models: is the backend up, does it take the key, which models does it serve."""
+    bad = _bad_url(base_url)
+    if bad:
+        return bad, []
     url = f"{base_url}/v1/models"
     try:
         status, payload, latency, location = _request(url, token, None, timeout)

@@ -1,14 +1,18 @@
 """Run ccprov's playbooks through `ansible-playbook` as a subprocess.
 
 Secrets go to Ansible in an extra-vars file (mode 0600, in a private temporary directory
-that is removed afterwards), never on the command line or in the environment.
+that is removed afterwards), never on the command line or in the environment. SIGTERM,
+SIGHUP (terminal closed) or SIGINT to ccprov stop ansible-playbook's whole process group
+and remove that directory before ccprov exits (Interrupted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +27,83 @@ from ccprov import paths
 
 class RunnerError(RuntimeError):
     """Ansible could not be started; the message says why."""
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# Seconds ansible-playbook gets to stop after SIGTERM before its process group is killed.
+GRACE_SECONDS = 5.0
+
+
+class Interrupted(RunnerError):
+    """A stop signal arrived while a playbook ran: it was stopped, its files removed."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name}: ansible-playbook stopped and the"
+            " temporary files with your key removed; run the command again to finish"
+        )
+
+
+@contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """While inside: the first SIGTERM, SIGHUP or SIGINT raises Interrupted (later ones are
+    ignored, so the clean-up it starts is not cut short). Main thread only; elsewhere the
+    handlers stay as they are."""
+    raised: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if not raised:
+            raised.append(signum)
+            raise Interrupted(signum)
+
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def foreground_tty() -> int | None:
+    """stdin's terminal when ccprov is the foreground job there, else None."""
+    try:
+        fd = sys.stdin.fileno()
+        if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+def give_terminal(fd: int | None, pgid: int) -> None:
+    """Make PGID the terminal's foreground group (as a shell does for a job), so ssh can
+    still ask about a host key. SIGTTOU is ignored meanwhile: ccprov may be in the
+    background when it takes the terminal back."""
+    if fd is None:
+        return
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, pgid)
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the child's process group, SIGKILL to what is left after GRACE_SECONDS."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(GRACE_SECONDS)
+    # The leader may be gone while its workers (same group) still run.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @dataclass
@@ -49,7 +130,12 @@ def private_dir() -> Iterator[Path]:
         os.chmod(path, 0o700)
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        # A stop signal now would cut the removal short: it is handled after it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def write_private(path: Path, data: Any) -> Path:
@@ -82,8 +168,9 @@ def run_playbook(
     verbose: int = 0,
     local: bool = False,
 ) -> RunSummary:
-    """Run one of ccprov's playbooks and return what happened."""
-    with private_dir() as tmp:
+    """Run one of ccprov's playbooks and return what happened. Raises Interrupted after a
+    stop signal (the playbook stopped, the private directory removed)."""
+    with stop_signals_raise(), private_dir() as tmp:
         inventory_file = write_private(tmp / "inventory.json", inventory)
         vars_file = write_private(tmp / "vars.json", extra_vars)
         summary_file = tmp / "summary.json"
@@ -118,11 +205,8 @@ def run_playbook(
             command += ["--check", "--diff"]
         if verbose:
             command.append("-" + "v" * verbose)
-        try:
-            completed = subprocess.run(command, env=env, check=False)
-        except OSError as exc:
-            raise RunnerError(f"cannot start ansible-playbook: {exc}") from exc
-        summary = RunSummary(returncode=completed.returncode)
+        returncode = _run_in_own_group(command, env)
+        summary = RunSummary(returncode=returncode)
         if summary_file.exists():
             data = json.loads(summary_file.read_text(encoding="utf-8"))
             for key in ("ok", "changed", "failed", "skipped", "unreachable"):
@@ -130,3 +214,44 @@ def run_playbook(
             summary.seconds = float(data.get("seconds", 0.0))
             summary.failures = list(data.get("failures", []))
         return summary
+
+
+def _run_in_own_group(command: list[str], env: dict[str, str]) -> int:
+    """Run COMMAND in a process group of its own (the terminal's foreground one when ccprov
+    had it); on Interrupted stop that whole group before re-raising."""
+    tty = foreground_tty()
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        try:
+            process = subprocess.Popen(command, env=env, process_group=0)
+        except OSError as exc:
+            raise RunnerError(f"cannot start ansible-playbook: {exc}") from exc
+        if tty is None:
+            return process.wait()
+        give_terminal(tty, process.pid)
+        return _wait_in_foreground(process, tty)
+    except Interrupted:
+        if process is not None:
+            stop_group(process)
+        raise
+    finally:
+        give_terminal(tty, os.getpgrp())
+
+
+def _wait_in_foreground(process: subprocess.Popen[bytes], tty: int) -> int:
+    """Wait for the child that has the terminal. Ctrl-Z stops its group, not ccprov: then
+    ccprov takes the terminal back and stops too, so the shell sees the job stop; `fg`
+    continues ccprov, which hands the terminal back and continues the child."""
+    with contextlib.suppress(ProcessLookupError):
+        # It may have tried the terminal before it was given it (SIGTTIN stops it).
+        os.killpg(process.pid, signal.SIGCONT)
+    while True:
+        _, status = os.waitpid(process.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode
+        give_terminal(tty, os.getpgrp())
+        os.kill(os.getpid(), signal.SIGSTOP)
+        give_terminal(tty, process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGCONT)

@@ -34,6 +34,16 @@ def run(env_file: Path | None) -> int:
     except envfile.EnvFileError as exc:
         click.echo(f"ccprov status: {exc}", err=True)
         return 2
+    for backend in envfile.backends(values):
+        problem = probe.url_problem(backend.base_url) if backend.configured else None
+        if problem:
+            click.echo(
+                f"ccprov status: {path}: {backend.name.upper()}_BASE_URL"
+                f" '{probe.shown_url(backend.base_url)}' {problem}; fix that line"
+                " (or run `ccprov workstation` again)",
+                err=True,
+            )
+            return 2
     active = os.environ.get("CLAUDE_SWITCH_BACKEND", "")
     click.echo(f"env file: {path}")
     click.echo(f"active in this shell: {active or 'cloud (nothing switched)'}")

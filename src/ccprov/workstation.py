@@ -5,7 +5,9 @@ from __future__ import annotations
 import getpass
 import os
 import pwd
+import shlex
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,19 +49,30 @@ def parse_target(host: str | None, user: str | None) -> Target:
     return Target(hostname, ssh_user or None, user or ssh_user or "")
 
 
-def check_base_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+def check_url(url: str, option: str, example: str, key_option: str) -> str:
+    """URL without surrounding blanks or trailing /, or a one-line error naming OPTION.
+    The URL is shown only when it holds no user name or password."""
+    url = url.strip()
+    problem = probe.url_problem(url)
+    if problem is None:
+        return url.rstrip("/")
+    if "@" in url:
         raise UsageProblem(
-            f"--base-url '{url}' is not an http:// or https:// URL; pass the gateway's URL,"
-            " e.g. --base-url https://llm-gateway.example.org"
+            f"{option} {problem}; pass the key with {key_option}, e.g. {option} {example}"
         )
-    if parts.path.rstrip("/").endswith("/v1"):
+    raise UsageProblem(f"{option} '{probe.shown_url(url)}' {problem}; e.g. {option} {example}")
+
+
+def check_base_url(url: str) -> str:
+    url = check_url(
+        url, "--base-url", "https://llm-gateway.example.org", "--token-file or --token-stdin"
+    )
+    if urlsplit(url).path.rstrip("/").endswith("/v1"):
         raise UsageProblem(
             f"--base-url '{url}' ends in /v1; pass the gateway's root URL"
             " (Claude Code adds /v1/messages)"
         )
-    return url.strip().rstrip("/")
+    return url
 
 
 def check_model(model: str) -> str:
@@ -84,7 +97,10 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
     if token_file and token_stdin:
         raise UsageProblem("use either --token-file or --token-stdin, not both")
     if token_stdin:
-        token = sys.stdin.readline().strip()
+        try:
+            token = sys.stdin.readline(2 * MAX_KEY_CHARS + 2).strip()
+        except UnicodeDecodeError:
+            raise UsageProblem("--token-stdin read bytes that are not UTF-8 text") from None
         if not token:
             raise UsageProblem("--token-stdin read an empty line; pipe the gateway key in")
         return token
@@ -102,21 +118,47 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
     )
 
 
+MAX_KEY_CHARS = 4096
+
+
 def read_key_file(path: Path, option: str, what: str) -> str:
-    """The one line of a key file given as OPTION, or a one-line error."""
+    """The one line of a key file given as OPTION, or a one-line error. A file others can
+    read is still used, with a warning naming the fix."""
     try:
-        key = path.read_text(encoding="utf-8").strip()
+        with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            # A little over the limit: enough to tell "too long" without reading a huge file.
+            raw = handle.read(2 * MAX_KEY_CHARS + 2)
     except OSError as exc:
         raise UsageProblem(f"cannot read {option} {path}: {exc.strerror}") from None
+    if len(raw.strip()) > MAX_KEY_CHARS:
+        raise UsageProblem(
+            f"{option} {path} is longer than {MAX_KEY_CHARS} bytes: not a key; check the file"
+        )
+    try:
+        key = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise UsageProblem(
+            f"{option} {path} is not UTF-8 text: it must hold {what} on one line"
+        ) from None
     if not key or "\n" in key:
         raise UsageProblem(f"{option} {path} must hold exactly one line: {what}")
+    if stat.S_ISREG(mode) and mode & 0o044:
+        click.echo(
+            f"warning: {option} {path} can be read by other users (mode"
+            f" {stat.S_IMODE(mode):04o}); run: chmod 600 {shlex.quote(str(path))}",
+            err=True,
+        )
     return key
 
 
 def check_key_chars(key: str, what: str, hint: str) -> str:
-    """Keys go into env files as KEY="value": no spaces, quotes, $, backquotes, backslashes."""
-    if set('"$`\\') & set(key) or any(c.isspace() for c in key):
-        raise UsageProblem(f'{what} contains spaces or one of " $ ` \\; {hint}')
+    """Keys go into env files as KEY="value": no spaces, quotes, $, backquotes, backslashes,
+    and at most MAX_KEY_CHARS (every shell that sources the env file reads it)."""
+    if len(key) > MAX_KEY_CHARS:
+        raise UsageProblem(f"{what} is longer than {MAX_KEY_CHARS} characters; {hint}")
+    if set('"$`\\') & set(key) or any(c.isspace() or not c.isprintable() for c in key):
+        raise UsageProblem(f'{what} contains spaces, control characters or one of " $ ` \\; {hint}')
     return key
 
 
@@ -152,16 +194,13 @@ def resolve_mistral_key(key_file: Path | None) -> str:
 def vibe_vars(options: VibeOptions) -> dict[str, Any]:
     if not options.enabled:
         return {}
-    parts = urlsplit(options.api_base.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageProblem(
-            f"--mistral-api-base '{options.api_base}' is not an http:// or https:// URL;"
-            " e.g. https://api.mistral.ai/v1"
-        )
+    api_base = check_url(
+        options.api_base, "--mistral-api-base", "https://api.mistral.ai/v1", "--mistral-key-file"
+    )
     return {
         "workstation_vibe_proxy": True,
         "workstation_vibe_mistral_api_key": resolve_mistral_key(options.key_file),
-        "workstation_vibe_mistral_api_base": options.api_base.strip().rstrip("/"),
+        "workstation_vibe_mistral_api_base": api_base,
         "workstation_vibe_proxy_port": options.port,
     }
 

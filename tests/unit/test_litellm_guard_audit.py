@@ -34,8 +34,14 @@ def policy(root: Path, **extra) -> dict:
     return {**audit_probe.DEFAULT_POLICY, "roots": [str(root)], **extra}
 
 
+DISTUTILS_PRECEDENCE = (
+    "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') =="
+    " 'local'; enabled and __import__('_distutils_hack').add_shim(); \n"
+)
+
+
 def test_clean_environments_have_no_findings(tmp_path) -> None:
-    plant(tmp_path, "gateway/venv", "1.106.2", {"distutils-precedence.pth": "import os; x=1\n"})
+    plant(tmp_path, "gateway/venv", "1.106.2", {"distutils-precedence.pth": DISTUTILS_PRECEDENCE})
     plant(
         tmp_path,
         "tool",
@@ -46,6 +52,12 @@ def test_clean_environments_have_no_findings(tmp_path) -> None:
     assert report["findings"] == []
     assert [i["version"] for i in report["litellm"]] == ["1.106.2"]
     assert report["site_dirs"] == 2
+
+
+def test_a_known_pth_name_with_other_content_is_flagged(tmp_path) -> None:
+    plant(tmp_path, "gateway/venv", None, {"distutils-precedence.pth": "import os; x=1\n"})
+    (finding,) = audit_probe.audit(policy(tmp_path))["findings"]
+    assert finding["kind"] == "pth-code" and "not its known content" in finding["what"]
 
 
 @pytest.mark.parametrize("version", ["1.82.7", "1.82.8"])
@@ -106,6 +118,23 @@ def test_cli_table_and_exit_code(tmp_path) -> None:
     )
     assert bad.returncode == 1
     assert "COMPROMISED" in bad.stdout and "litellm_init.pth" in bad.stdout
+
+
+def test_cli_an_empty_scan_is_partial_not_clean(tmp_path) -> None:
+    """No site-packages seen at all (the old `{"site_dirs": 0}` "clean"): PARTIAL, exit 1."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    gateways:\n      hosts:\n        gw-local:\n"
+        "          ansible_connection: local\n"
+    )
+    (tmp_path / "empty").mkdir()
+    args = [CCPROV, "audit", "-i", str(inventory), "--root", str(tmp_path / "empty")]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "PARTIAL" in proc.stdout and "no site-packages/dist-packages seen" in proc.stdout
+    allowed = subprocess.run([*args, "--allow-partial"], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "PARTIAL" in allowed.stdout and "1 partial (--allow-partial)" in allowed.stdout
 
 
 def test_cli_missing_inventory_is_one_line(tmp_path) -> None:

@@ -4,155 +4,442 @@ PyPI litellm 1.82.7 and 1.82.8 shipped credential-stealing malware; 1.82.8 ran i
 `litellm_init.pth` file at every interpreter start. This module:
 - judges a requested version against a denylist and a minimum (`version_problem`);
 - audits a lock file (`lock_problems`) and an installed venv (`venv_problems`);
-- scans a whole host for compromised installs and code-running .pth files (`audit`).
+- scans a whole host for compromised installs and start-up code (`audit`).
 
 Used by the litellm_guard Ansible module (gateway and workstation proxy installs) and,
 sent over SSH to `python3 -`, by `ccprov audit`. Standard library only, Python >= 3.7.
+
+How `audit` scans: every directory below the roots is walked, at any depth, without
+following symbolic links and visiting each (st_dev, st_ino) once (bind mounts, nested
+roots). Pseudo file systems (/proc, /sys, /dev and any proc/sysfs/cgroup/... mount below a
+root) and `__pycache__` directories (only byte code, never an environment) are pruned;
+nothing else is, node_modules and ~/.cache included. Every directory's entries are matched
+against litellm metadata names (so `pip --target` dirs and uv's unpacked-wheel cache count);
+directories named site-packages / dist-packages are also checked for .pth files and
+sitecustomize / usercustomize; pyvenv.cfg marks an environment. Directories and files that
+cannot be read are reported, never silently skipped.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import stat
 import sys
+from collections.abc import Iterator
 from typing import Any
+
+DEFAULT_ROOTS = [
+    "/usr",
+    "/usr/local",
+    "/opt",
+    "/srv",
+    "/var/lib",
+    "/home",
+    "/root",
+    "/tmp",  # noqa: S108 - scanned, not written: venvs are made there too
+    "/var/tmp",  # noqa: S108
+]
+
+# .pth files that legitimately run code, and the only executable lines they may hold
+# (a whole line, trailing white space ignored). Anything else in them is reported.
+# Variable parts are restricted to identifier characters, so they cannot carry code.
+_IDENT = r"[A-Za-z0-9_]+"
+_DISTUTILS_PRECEDENCE = (
+    "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, '{}')"
+    " == 'local'; enabled and __import__('_distutils_hack').add_shim();"
+)
+_NSPKG = (
+    (
+        r"import sys, types, os;has_mfs = sys\.version_info > \(3, 5\);"
+        r"p = os\.path\.join\(sys\._getframe\(1\)\.f_locals\['sitedir'\], "
+        r"\*\((?:'ID', )*'ID',?\)\);"
+        r"importlib = has_mfs and __import__\('importlib\.util'\);"
+        r"has_mfs and __import__\('importlib\.machinery'\);"
+        r"m = has_mfs and sys\.modules\.setdefault\('DOTTED', importlib\.util\.module_from_spec\("
+        r"importlib\.machinery\.PathFinder\.find_spec\('DOTTED', \[os\.path\.dirname\(p\)\]\)\)\);"
+        r"m = m or sys\.modules\.setdefault\('DOTTED', types\.ModuleType\('DOTTED'\)\);"
+        r"mp = \(m or \[\]\) and m\.__dict__\.setdefault\('__path__',\[\]\);"
+        r"\(p not in mp\) and mp\.append\(p\)"
+        r"(?:;m and setattr\(sys\.modules\['DOTTED'\], 'ID', m\))?"
+    )
+    .replace("DOTTED", r"[A-Za-z0-9_.]+")
+    .replace("ID", _IDENT)
+)
+KNOWN_PTH: list[list[Any]] = [
+    # setuptools >= 60 ('local') and 49-59 ('stdlib'), as shipped in its wheels.
+    [
+        r"^distutils-precedence\.pth$",
+        [re.escape(_DISTUTILS_PRECEDENCE.format(v)) for v in ("local", "stdlib")],
+    ],
+    # virtualenv >= 20.
+    [r"^_virtualenv\.pth$", [r"import _virtualenv"]],
+    # setuptools editable installs (PEP 660).
+    [
+        r"^__editable__\..*\.pth$",
+        [rf"import (__editable___{_IDENT}_finder); \1\.install\(\)"],
+    ],
+    # setuptools namespace packages (setuptools/namespaces.py, _nspkg_tmpl).
+    [r"^.*-nspkg\.pth$", [_NSPKG]],
+    # setuptools easy_install's sys.path rewrite (RewritePthDistributions).
+    [
+        r"^easy-install\.pth$",
+        [
+            re.escape("import sys; sys.__plen = len(sys.path)"),
+            re.escape(
+                "import sys; new = sys.path[sys.__plen:]; del sys.path[sys.__plen:];"
+                " p = getattr(sys, '__egginsert', 0); sys.path[p:p] = new;"
+                " sys.__egginsert = p + len(new)"
+            ),
+        ],
+    ],
+]
 
 DEFAULT_POLICY: dict[str, Any] = {
     "denylist": ["1.82.7", "1.82.8"],
-    "roots": ["/opt", "/usr/lib", "/usr/local/lib", "/srv", "/var/lib", "/home", "/root"],
-    "max_depth": 7,
-    # .pth files that legitimately run code, by name pattern.
-    "allowed_pth": [
-        r"^distutils-precedence\.pth$",
-        r"^_virtualenv\.pth$",
-        r"^__editable__\..*\.pth$",
-        r"^__editable___.*_finder\.pth$",
-        r"^.*-nspkg\.pth$",
-        r"^easy-install\.pth$",
-        r"^setuptools\.pth$",
-        r"^coverage\.pth$",
-        r"^_pytest_.*\.pth$",
-        r"^matplotlib\.pth$",
-        r"^protobuf-.*-nspkg\.pth$",
-        r"^pywin32\.pth$",
-    ],
-    # Always reported, whatever else: the 1.82.8 payload's file name.
+    "roots": DEFAULT_ROOTS,
+    # Names of .pth files trusted whatever they hold (`ccprov audit --allow-pth`).
+    "allowed_pth": [],
+    "known_pth": KNOWN_PTH,
+    # Always reported, wherever found: the 1.82.8 payload's file name.
     "known_bad_pth": [r"^litellm_init\.pth$"],
+    "prune_names": ["__pycache__"],
+    # At most this many unreadable paths are listed (all are counted).
+    "max_unreadable": 200,
 }
 
-# Pseudo file systems (only directly under /) and trees that never hold an environment.
-SKIP_TOP = {"/proc", "/sys", "/dev", "/run"}
-SKIP_NAMES = {"node_modules", ".git", "__pycache__", ".cache"}
+SITE_DIR_NAMES = ("site-packages", "dist-packages")
+# Pseudo file systems: never walked (by path when a root is /, by mount anywhere below).
+SKIP_PATHS = ("/proc", "/sys", "/dev")
+PSEUDO_FS = {
+    "proc",
+    "sysfs",
+    "devtmpfs",
+    "devpts",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "configfs",
+    "fusectl",
+    "bpf",
+    "pstore",
+    "mqueue",
+    "hugetlbfs",
+    "binfmt_misc",
+    "efivarfs",
+    "nsfs",
+    "rpc_pipefs",
+    "selinuxfs",
+}
+# litellm's installed metadata: NAME-VERSION[-pyX.Y[-PLATFORM]].(dist-info|egg-info|egg).
+# The name part never holds "-" (wheel and egg names escape it to "_").
+_META_RE = re.compile(
+    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-py\d+(?:\.\d+)*(?:-[^-]+)?)?"
+    r"\.(?P<kind>dist-info|egg-info|egg)$",
+    re.I,
+)
+_CUSTOMIZE = ("sitecustomize", "usercustomize")
 
 
-def find_site_dirs(roots: list[str], max_depth: int) -> list[str]:
-    """Every site-packages / dist-packages directory below the roots."""
-    found: list[str] = []
-    for root in roots:
-        if not os.path.isdir(root):
-            continue
-        base_depth = root.rstrip("/").count("/")
-        for current, dirs, _files in os.walk(root, followlinks=False):
-            depth = current.count("/") - base_depth
-            keep = []
-            for name in dirs:
-                if name in ("site-packages", "dist-packages"):
-                    found.append(os.path.join(current, name))
-                elif (
-                    name not in SKIP_NAMES
-                    and os.path.join(current, name) not in SKIP_TOP
-                    and depth < max_depth
-                ):
-                    keep.append(name)
-            dirs[:] = keep
-    return sorted(set(found))
+def _canonical_name(name: str) -> str:
+    """PEP 503 normalisation: runs of -, _ and . become -, lower case."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def litellm_versions(site_dir: str) -> list[dict[str, str]]:
-    versions: list[dict[str, str]] = []
+def _normal_version(version: str) -> str:
+    """'1.82.8', 'v1.82.08', '1.82.8.0' -> '1.82.8' (PEP 440: leading zeros and trailing
+    zero release segments do not make another version); anything after the release kept."""
+    text = version.strip().lower()
+    if text.startswith("v"):
+        text = text[1:]
+    match = re.match(r"^(\d+(?:\.\d+)*)(.*)$", text)
+    if not match:
+        return text
+    release = [int(part) for part in match.group(1).split(".")]
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    return ".".join(map(str, release)) + match.group(2)
+
+
+def _pseudo_mounts() -> set[str]:
+    mounts: set[str] = set()
     try:
-        names = os.listdir(site_dir)
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                left, _sep, right = line.partition(" - ")
+                fields = left.split(" ")
+                if len(fields) > 4 and right.split(" ", 1)[0] in PSEUDO_FS:
+                    mounts.add(
+                        re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+                    )
     except OSError:
-        return versions
-    for name in names:
-        match = re.match(r"^litellm-([^-]+)\.(dist-info|egg-info)$", name, re.I)
-        if not match:
-            continue
-        version = match.group(1)
-        metadata = os.path.join(site_dir, name, "METADATA")
-        if not os.path.exists(metadata):
-            metadata = os.path.join(site_dir, name, "PKG-INFO")
+        pass
+    return mounts
+
+
+class Scan:
+    """One walk of the roots; what it found and what it could not read."""
+
+    def __init__(self, roots: list[str], prune_names: list[str]) -> None:
+        self.roots = roots
+        self.prune_names = set(prune_names)
+        self.skip = set(SKIP_PATHS) | _pseudo_mounts()
+        self.unreadable: list[dict[str, str]] = []
+
+    def cannot_read(self, path: str, exc: OSError) -> None:
+        self.unreadable.append({"path": path, "error": exc.strerror or type(exc).__name__})
+
+    def directories(self) -> Iterator[tuple[str, list[str], list[str]]]:
+        """(directory, sub-directory names, other entry names) for every directory."""
+        seen: set[tuple[int, int]] = set()
+        for root in self.roots:
+            stack = [os.path.abspath(root)]
+            top = True
+            while stack:
+                path = stack.pop()
+                try:
+                    # A root may be a symbolic link (/home -> /var/home); nothing below is.
+                    info = os.stat(path) if top else os.lstat(path)
+                except (FileNotFoundError, NotADirectoryError):
+                    top = False
+                    continue
+                except OSError as exc:
+                    self.cannot_read(path, exc)
+                    top = False
+                    continue
+                top = False
+                if not stat.S_ISDIR(info.st_mode):
+                    continue
+                key = (info.st_dev, info.st_ino)
+                if key in seen or path in self.skip:
+                    continue
+                seen.add(key)
+                dirs: list[str] = []
+                others: list[str] = []
+                try:
+                    with os.scandir(path) as entries:
+                        for entry in entries:
+                            try:
+                                is_dir = entry.is_dir(follow_symlinks=False)
+                            except OSError:
+                                is_dir = False
+                            (dirs if is_dir else others).append(entry.name)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                except OSError as exc:
+                    self.cannot_read(path, exc)
+                    continue
+                dirs.sort()
+                others.sort()
+                yield path, dirs, others
+                for name in reversed(dirs):
+                    if name not in self.prune_names:
+                        stack.append(os.path.join(path, name))
+
+
+def find_site_dirs(roots: list[str], max_depth: int | None = None) -> list[str]:
+    """Every site-packages / dist-packages directory below the roots (max_depth: unused,
+    kept for callers of the old signature)."""
+    scan = Scan(roots, DEFAULT_POLICY["prune_names"])
+    return sorted(
+        path
+        for path, _dirs, _others in scan.directories()
+        if os.path.basename(path) in SITE_DIR_NAMES
+    )
+
+
+def _read_version(path: str, kind: str, is_dir: bool) -> str | None:
+    """The Version: header of an installed distribution's metadata, or None if absent."""
+    if not is_dir:
+        candidates = [path] if kind == "egg-info" else []
+    elif kind == "dist-info":
+        candidates = [os.path.join(path, "METADATA")]
+    elif kind == "egg-info":
+        candidates = [os.path.join(path, "PKG-INFO")]
+    else:
+        candidates = [os.path.join(path, "EGG-INFO", "PKG-INFO")]
+    for candidate in candidates:
         try:
-            with open(metadata, encoding="utf-8", errors="replace") as handle:
+            with open(candidate, encoding="utf-8", errors="replace") as handle:
                 for line in handle:
-                    if line.startswith("Version:"):
-                        version = line.split(":", 1)[1].strip()
+                    if not line.strip():
                         break
-        except OSError:
-            pass
-        versions.append({"path": os.path.join(site_dir, name), "version": version})
-    return versions
+                    if line.lower().startswith("version:"):
+                        return line.split(":", 1)[1].strip()
+        except FileNotFoundError:
+            continue
+    return None
 
 
-def executable_pth(site_dir: str) -> list[dict[str, str]]:
-    """.pth files with an `import` line: Python executes those lines at every start."""
-    found: list[dict[str, str]] = []
-    try:
-        names = sorted(os.listdir(site_dir))
-    except OSError:
-        return found
+def litellm_entries(directory: str, names: list[str], dirs: set[str]) -> list[dict[str, Any]]:
+    """litellm metadata among a directory's entries: [{path, version, versions}]."""
+    found: list[dict[str, Any]] = []
     for name in names:
-        if not name.endswith(".pth"):
+        match = _META_RE.match(name)
+        if not match or _canonical_name(match.group("name")) != "litellm":
             continue
-        path = os.path.join(site_dir, name)
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().splitlines()
-        except OSError:
-            continue
-        code = [ln for ln in lines if ln.startswith(("import ", "import\t"))]
-        if code:
-            found.append({"path": path, "name": name, "first_line": code[0][:120]})
+        path = os.path.join(directory, name)
+        kind = match.group("kind").lower()
+        versions = [match.group("version")]
+        # An unreadable metadata file raises OSError: the caller reports it.
+        metadata = _read_version(path, kind, name in dirs)
+        if metadata and metadata not in versions:
+            versions.append(metadata)
+        found.append({"path": path, "version": metadata or versions[0], "versions": versions})
     return found
 
 
+def litellm_versions(site_dir: str) -> list[dict[str, str]]:
+    try:
+        with os.scandir(site_dir) as entries:
+            listing = [(e.name, e.is_dir()) for e in entries]
+    except OSError:
+        return []
+    names = sorted(name for name, _ in listing)
+    dirs = {name for name, is_dir in listing if is_dir}
+    try:
+        found = litellm_entries(site_dir, names, dirs)
+    except OSError:
+        return []
+    return [{"path": item["path"], "version": item["version"]} for item in found]
+
+
+def pth_code_lines(data: bytes) -> list[str]:
+    """The lines of a .pth file that Python executes at start-up.
+
+    CPython's site.addpackage (Lib/site.py) executes a line when
+    `line.startswith(("import ", "import\\t"))`, after skipping lines starting with "#".
+    Python 3.11 reads the file in the locale encoding, one line per universal newline;
+    3.13 decodes it as utf-8-sig (a leading BOM is dropped, so "\\ufeffimport x" runs)
+    with a locale-encoding fallback and splits it with str.splitlines(). Taking the union
+    of utf-8-sig and latin-1 decodings split with splitlines() (a superset of universal
+    newlines) finds every line any of those versions would run.
+    """
+    texts = [data.decode("utf-8-sig", errors="replace")]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        texts.append(data.decode("latin-1"))
+    code: list[str] = []
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith(("import ", "import\t")) and line not in code:
+                code.append(line)
+    return code
+
+
+def _finding(kind: str, severity: str, path: str, what: str) -> dict[str, str]:
+    return {"kind": kind, "severity": severity, "path": path, "what": what}
+
+
+def _check_pth(path: str, name: str, policy: dict[str, Any], scan: Scan) -> dict[str, str] | None:
+    if any(re.match(p, name) for p in policy["allowed_pth"]):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            code = pth_code_lines(handle.read())
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        scan.cannot_read(path, exc)
+        return None
+    known: list[str] = []
+    for name_pattern, lines in policy["known_pth"]:
+        if re.match(name_pattern, name):
+            known += lines
+    foreign = [ln for ln in code if not any(re.fullmatch(k, ln.rstrip()) for k in known)]
+    if not foreign:
+        return None
+    line = foreign[0][:120]
+    if known:
+        what = f"{name} holds code that is not its known content, run at every start: {line}"
+    else:
+        what = f".pth runs code at every interpreter start: {line}"
+    return _finding("pth-code", "warning", path, what)
+
+
 def audit(policy: dict[str, Any]) -> dict[str, Any]:
-    denylist = set(policy["denylist"])
-    allowed = [re.compile(p) for p in policy["allowed_pth"]]
+    """Scan the policy's roots; findings as {kind, severity, path, what}.
+
+    kinds: compromised-litellm and known-bad-pth (critical), pth-code and customize
+    (warning). `unreadable` lists what could not be read: the scan is then partial.
+    """
+    policy = {**DEFAULT_POLICY, **policy}
+    denied = {_normal_version(v) for v in policy["denylist"]}
     known_bad = [re.compile(p) for p in policy["known_bad_pth"]]
+    scan = Scan(policy["roots"], policy["prune_names"])
     findings: list[dict[str, str]] = []
     installs: list[dict[str, str]] = []
-    site_dirs = find_site_dirs(policy["roots"], policy["max_depth"])
-    for site_dir in site_dirs:
-        for item in litellm_versions(site_dir):
-            installs.append(item)
-            if item["version"] in denylist:
+    site_dirs = 0
+    environments = 0
+    for directory, dirs, others in scan.directories():
+        names = sorted(dirs + others)
+        environments += "pyvenv.cfg" in others
+        try:
+            entries = litellm_entries(directory, names, set(dirs))
+        except OSError as exc:
+            scan.cannot_read(directory, exc)
+            entries = []
+        for item in entries:
+            installs.append({"path": item["path"], "version": item["version"]})
+            bad = [v for v in item["versions"] if _normal_version(v) in denied]
+            if bad:
                 findings.append(
-                    {
-                        "severity": "critical",
-                        "path": item["path"],
-                        "what": f"litellm {item['version']} is a compromised release",
-                    }
+                    _finding(
+                        "compromised-litellm",
+                        "critical",
+                        item["path"],
+                        f"litellm {bad[0]} is a compromised release",
+                    )
                 )
-        for pth in executable_pth(site_dir):
-            if any(p.match(pth["name"]) for p in known_bad):
+        for name in others:
+            if any(p.match(name) for p in known_bad):
                 findings.append(
-                    {
-                        "severity": "critical",
-                        "path": pth["path"],
-                        "what": f"known malicious .pth ({pth['first_line']})",
-                    }
+                    _finding(
+                        "known-bad-pth",
+                        "critical",
+                        os.path.join(directory, name),
+                        f"known malicious file {name} (litellm 1.82.8's payload)",
+                    )
                 )
-            elif not any(p.match(pth["name"]) for p in allowed):
+        if os.path.basename(directory) not in SITE_DIR_NAMES:
+            continue
+        site_dirs += 1
+        for name in names:
+            path = os.path.join(directory, name)
+            base = name.split(".", 1)[0]
+            if base in _CUSTOMIZE and (name == base or name.startswith(base + ".")):
                 findings.append(
-                    {
-                        "severity": "warning",
-                        "path": pth["path"],
-                        "what": f"unexpected .pth runs code at start: {pth['first_line']}",
-                    }
+                    _finding(
+                        "customize",
+                        "warning",
+                        path,
+                        f"{base} in a site directory runs at every interpreter start",
+                    )
                 )
-    return {"site_dirs": len(site_dirs), "litellm": installs, "findings": findings}
+            elif (
+                name in others
+                and name.lower().endswith(".pth")
+                and not any(p.match(name) for p in known_bad)
+            ):
+                finding = _check_pth(path, name, policy, scan)
+                if finding:
+                    findings.append(finding)
+    limit = int(policy["max_unreadable"])
+    return {
+        "roots": list(policy["roots"]),
+        "euid": os.geteuid() if hasattr(os, "geteuid") else None,
+        "site_dirs": site_dirs,
+        "environments": environments,
+        "litellm": installs,
+        "findings": findings,
+        "unreadable_count": len(scan.unreadable),
+        "unreadable": scan.unreadable[:limit],
+    }
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -209,7 +496,13 @@ def lock_problems(text: str, version: str, denylist: list[str]) -> list[str]:
 def venv_problems(venv: str, version: str, allowed_pth: list[str]) -> list[str]:
     """An installed venv: litellm at exactly the pin, and no .pth file outside the allowlist."""
     problems: list[str] = []
-    site_dirs = find_site_dirs([venv], 4)
+    site_dirs = sorted(
+        {
+            os.path.realpath(path)
+            for pattern in ("lib*/*/site-packages", "Lib/site-packages")
+            for path in glob.glob(os.path.join(glob.escape(venv), pattern))
+        }
+    )
     if not site_dirs:
         return [f"{venv} has no site-packages: is it a venv?"]
     allowed = [re.compile(p) for p in allowed_pth]
