@@ -15,8 +15,12 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   exit 1
 }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q "$here"
+# Dependencies only from the hash lock (requirements/ccprov.txt: exact hashes, no resolver,
+# wheels only, so nothing unhashed is built or run); it holds hatchling, the build backend,
+# so ccprov itself is then built from this checkout with nothing fetched.
+pip=("$venv/bin/pip" install -q --disable-pip-version-check)
+"${pip[@]}" --require-hashes --no-deps --only-binary :all: -r "$here/requirements/ccprov.txt"
+"${pip[@]}" --no-deps --no-build-isolation --no-index --force-reinstall "$here"
 mkdir -p "$HOME/.local/bin"
 ln -sf "$venv/bin/ccprov" "$HOME/.local/bin/ccprov"
 echo "ccprov $("$venv/bin/ccprov" --version | awk '{print $NF}') installed: $HOME/.local/bin/ccprov"

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$CCPROV_REPO"
 
-# systemd: systemd-analyze, which scores the roles' units (tests/unit/test_unit_hardening.py).
+# systemd: systemd-analyze scores the roles' units (tests/unit/test_unit_hardening.py);
+# strace: records every connection Claude Code and the agents make (tests/e2e/test_on_network.py).
 apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
-  systemd)
+  systemd strace)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
