@@ -49,6 +49,70 @@ def test_wrong_revoked_and_missing_keys_get_401_with_the_reason(gateway) -> None
     assert ALICE not in gateway.log.read_text()
 
 
+def call(gateway, key: str, method: str, path: str, body: dict | None = None) -> tuple[int, str]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(gateway.url + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {key}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+SAY_OK = {
+    "model": "devstral",
+    "max_tokens": 16,
+    "messages": [{"role": "user", "content": "Say OK"}],
+}
+BOB = "sk-ccprov-bob-e2e-0123456789abcdef"
+
+
+@pytest.fixture
+def restore_developers(gateway):
+    """The gateway is shared by the session: put its developers back afterwards."""
+    import yaml
+
+    before = yaml.safe_load(gateway.keys_file.read_text()) or {}
+    yield
+    gateway.set_developers(before.get("developers") or {})
+
+
+def test_a_developer_key_reaches_only_the_client_api(gateway, restore_developers) -> None:
+    gateway.set_developers({"alice": {"sha256": digest(ALICE)}})
+    status, body = call(gateway, ALICE, "POST", "/v1/messages?beta=true", SAY_OK)
+    assert status == 200, body
+    assert call(gateway, ALICE, "GET", "/v1/models")[0] == 200
+    for method, path, payload in [
+        ("GET", "/model/info", None),
+        ("GET", "/health", None),
+        ("POST", "/key/generate", {}),
+        ("GET", "/debug/asyncio-tasks", None),
+        ("POST", "/chat/completions", SAY_OK),  # LiteLLM's unprefixed alias: refused too
+    ]:
+        status, body = call(gateway, ALICE, method, path, payload)
+        assert status == 403, (method, path, status, body)
+        assert f"Developer key of 'alice' may not use {method} {path}" in body
+        assert ALICE not in body
+    status, body = call(gateway, gateway.master_key, "GET", "/model/info")
+    assert status == 200, body
+
+
+def test_rpm_limits_that_developer_only(gateway, restore_developers) -> None:
+    gateway.set_developers(
+        {"alice": {"sha256": digest(ALICE), "rpm": 2}, "bob": {"sha256": digest(BOB)}}
+    )
+    assert [call(gateway, ALICE, "POST", "/v1/messages", SAY_OK)[0] for _ in range(2)] == [
+        200,
+        200,
+    ]
+    status, body = call(gateway, ALICE, "POST", "/v1/messages", SAY_OK)
+    assert status == 429, body
+    assert [call(gateway, BOB, "POST", "/v1/messages", SAY_OK)[0] for _ in range(3)] == [200] * 3
+
+
 def test_claude_with_own_key_then_revoked(developer, gateway, tmp_path) -> None:
     gateway.set_developers({"alice": {"sha256": digest(ALICE), "created": "2026-11-24"}})
     onboard(developer, Backend(gateway.url, ALICE), tmp_path)

@@ -256,3 +256,146 @@ def test_no_file_at_all_means_no_developers_logged_once(tmp_path, caplog) -> Non
     assert store.check(MASTER).user == "ops"
     missing = [r for r in caplog.records if "missing" in r.getMessage()]
     assert len(missing) == 1 and "no developer key is accepted" in missing[0].getMessage()
+
+
+# --- Route allowlist and per-developer limits (issue #17) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/messages"),
+        ("post", "/v1/messages"),
+        ("POST", "/v1/messages/count_tokens"),
+        ("GET", "/v1/models"),
+        ("POST", "/v1/chat/completions"),
+    ],
+)
+def test_a_developer_key_reaches_the_client_api(method, path) -> None:
+    assert auth.route_allowed("alice", method, path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/model/info"),
+        ("GET", "/health"),
+        ("GET", "/health/liveliness"),
+        ("POST", "/key/generate"),
+        ("GET", "/debug/asyncio-tasks"),
+        ("GET", "/v1/messages"),
+        ("POST", "/v1/models"),
+        ("POST", "/v1/messages/"),
+        ("POST", "/v1/messages/batches"),
+        ("POST", "/messages"),  # LiteLLM's unprefixed aliases: refused, exact paths only
+        ("POST", "/chat/completions"),
+        ("GET", "/models"),
+        ("POST", "/v1/embeddings"),
+    ],
+)
+def test_a_developer_key_is_refused_elsewhere(method, path) -> None:
+    assert not auth.route_allowed("alice", method, path)
+    message = auth.route_refused_message("alice", method, path)
+    assert f"'alice' may not use {method.upper()} {path}" in message
+    assert "POST /v1/messages" in message and "master key" in message
+
+
+@pytest.mark.parametrize("path", ["/model/info", "/key/generate", "/health", "/v1/messages"])
+def test_the_master_key_reaches_every_route(path) -> None:
+    assert auth.route_allowed("ops", "POST", path)
+
+
+class FakeRequest:
+    def __init__(self, key: str, method: str, path: str, root_path: str = "") -> None:
+        self.headers = {"authorization": f"Bearer {key}"}
+        self.method = method
+        self.scope = {"path": path, "root_path": root_path}
+        self.url = type("URL", (), {"path": path})()
+
+
+@pytest.mark.parametrize(
+    ("scope_path", "root", "route"),
+    [
+        ("/v1/messages", "", "/v1/messages"),
+        ("/genai/v1/messages", "/genai", "/v1/messages"),
+        ("/genaix/v1/messages", "/genai", "/genaix/v1/messages"),
+    ],
+)
+def test_the_route_is_the_scope_path_without_the_root_path(scope_path, root, route) -> None:
+    assert auth.request_route(FakeRequest(ALICE, "POST", scope_path, root)) == route
+
+
+@pytest.fixture
+def fake_litellm(monkeypatch):
+    """Stand-ins for litellm.proxy._types (the real one is checked end to end)."""
+    import sys
+    import types
+
+    class ProxyException(Exception):
+        def __init__(self, message, type, param, code):
+            super().__init__(message)
+            self.message, self.type, self.param, self.code = message, type, param, code
+
+    class UserAPIKeyAuth:
+        def __init__(self, **fields):
+            self.__dict__.update(fields)
+
+    module = types.ModuleType("litellm.proxy._types")
+    module.ProxyException = ProxyException
+    module.UserAPIKeyAuth = UserAPIKeyAuth
+    for name in ("litellm", "litellm.proxy"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "litellm.proxy._types", module)
+    return module
+
+
+@pytest.fixture
+def limited_store(tmp_path, monkeypatch):
+    keys = tmp_path / "keys.yaml"
+    write(
+        keys,
+        f"developers:\n  alice: {{sha256: {sha(ALICE)}, rpm: 2, max_parallel: 1}}\n"
+        f"  bob: {{sha256: {sha(BOB)}}}\n"
+        f"  carol: {{sha256: {sha('sk-carol-0123456789')}, rpm: 0}}\n",
+    )
+    store = auth.KeyStore(path=str(keys), master_key=MASTER)
+    monkeypatch.setattr(auth, "_STORE", store)
+    return store
+
+
+def run_hook(key: str, method: str, path: str):
+    import asyncio
+
+    return asyncio.run(auth.user_api_key_auth(FakeRequest(key, method, path), ""))
+
+
+def test_the_hook_puts_the_limits_on_the_user_api_key_auth(fake_litellm, limited_store) -> None:
+    alice = run_hook(ALICE, "POST", "/v1/messages")
+    assert (alice.user_id, alice.api_key) == ("alice", "ccprov-alice")
+    assert (alice.rpm_limit, alice.max_parallel_requests) == (2, 1)
+    bob = run_hook(BOB, "GET", "/v1/models")
+    assert (bob.rpm_limit, bob.max_parallel_requests) == (None, None)
+    carol = run_hook("sk-carol-0123456789", "POST", "/v1/chat/completions")
+    assert carol.rpm_limit is None  # 0: unlimited
+    ops = run_hook(MASTER, "GET", "/model/info")
+    assert (ops.user_id, ops.rpm_limit, ops.max_parallel_requests) == ("ops", None, None)
+
+
+def test_the_hook_answers_403_off_the_client_api(fake_litellm, limited_store) -> None:
+    with pytest.raises(fake_litellm.ProxyException) as refused:
+        run_hook(ALICE, "POST", "/key/generate")
+    assert refused.value.code == 403 and refused.value.type == "auth_error"
+    assert "Developer key of 'alice' may not use POST /key/generate" in refused.value.message
+    assert ALICE not in refused.value.message
+    with pytest.raises(fake_litellm.ProxyException) as unknown:
+        run_hook("sk-nobody-0123456789", "POST", "/key/generate")
+    assert unknown.value.code == 401  # who first, then where
+
+
+@pytest.mark.parametrize(
+    "fields",
+    ["rpm: -1", "rpm: '30'", "rpm: 1.5", "max_parallel: true", "max_parallel: [2]"],
+)
+def test_a_bad_limit_is_refused(tmp_path, fields) -> None:
+    with pytest.raises(auth.KeysFileError, match="whole number >= 0"):
+        auth.parse_keys(f"developers:\n  alice: {{sha256: {sha(ALICE)}, {fields}}}\n".encode())

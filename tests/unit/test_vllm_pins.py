@@ -45,6 +45,8 @@ def preflight(tmp_path: Path, **extra: object) -> subprocess.CompletedProcess[st
     extra_vars = {
         "vllm_server_skip_gpu_checks": True,
         "vllm_server_preflight_only": True,
+        # Not what these tests are about (tests/unit/test_vllm_closed.py is).
+        "vllm_server_api_key": "sk-vllm-pins-test-0123456789abcdef0123",
         **extra,
     }
     return subprocess.run(

@@ -6,6 +6,7 @@ hashes (CCPROV_KEYS_FILE, rendered by the litellm_gateway role):
     developers:
       alice: {sha256: <64 hex>, created: "2026-11-24"}
       bob:   {sha256: <64 hex>, created: "2026-11-24", disabled: true}
+      carol: {sha256: <64 hex>, rpm: 30, max_parallel: 2}
 
 - A key comes as `Authorization: Bearer <key>` or `x-api-key: <key>`.
 - Hashes are compared in constant time; plain keys are never stored, logged or echoed.
@@ -14,8 +15,15 @@ hashes (CCPROV_KEYS_FILE, rendered by the litellm_gateway role):
   not YAML, wrong shape, over 1 MiB, aliases or deep nesting) is refused and the last good
   set stays in force; a missing file keeps it too, or, with none yet, means no developers.
   Each change of state is logged once (never a key or a hash).
-- The master key (LITELLM_MASTER_KEY) still works, for ops.
+- The master key (LITELLM_MASTER_KEY) still works, for ops, on every route (admin API).
 - Unknown, revoked or missing keys get 401 with a message that says which.
+- A developer key reaches only the client API (DEVELOPER_ROUTES: exact paths, query
+  ignored); any other route gets 403. LiteLLM's unprefixed aliases (/messages,
+  /chat/completions, /models) are refused too: Claude Code and OpenCode use /v1/..., and
+  an exact list is the one a reverse proxy in front can mirror.
+- `rpm` (requests per minute) and `max_parallel` (concurrent requests) of an entry go on
+  the UserAPIKeyAuth as rpm_limit / max_parallel_requests, so LiteLLM's own limiter
+  answers 429 to that developer only. Absent or 0: unlimited.
 """
 
 from __future__ import annotations
@@ -45,9 +53,48 @@ MAX_DEPTH = 10
 # Plain classes, not dataclasses: LiteLLM imports this file without registering it in
 # sys.modules, which dataclasses need.
 class Verdict:
-    def __init__(self, user: str | None, error: str | None = None) -> None:
+    def __init__(
+        self,
+        user: str | None,
+        error: str | None = None,
+        rpm: int | None = None,
+        max_parallel: int | None = None,
+    ) -> None:
         self.user = user
         self.error = error
+        self.rpm = rpm
+        self.max_parallel = max_parallel
+
+
+DEVELOPER_ROUTES = frozenset(
+    {
+        ("POST", "/v1/messages"),  # Claude Code (also with ?beta=true: the query is ignored)
+        ("POST", "/v1/messages/count_tokens"),  # Claude Code
+        ("GET", "/v1/models"),  # ccprov probe, OpenCode
+        ("POST", "/v1/chat/completions"),  # OpenCode, Mistral Vibe
+    }
+)
+"""What a developer key may reach: exact (method, path), without LiteLLM's unprefixed aliases.
+Health checks need no developer key: the role's own checks use no key (/health/liveliness,
+/health/readiness) or the master key (smoke test)."""
+
+
+def route_allowed(user: str, method: str, path: str) -> bool:
+    """The master key ("ops") reaches everything; a developer only DEVELOPER_ROUTES."""
+    return user == "ops" or (method.upper(), path) in DEVELOPER_ROUTES
+
+
+def route_refused_message(user: str, method: str, path: str) -> str:
+    allowed = ", ".join(f"{m} {p}" for m, p in sorted(DEVELOPER_ROUTES, key=lambda r: r[1]))
+    return (
+        f"Developer key of '{user}' may not use {method.upper()} {path[:200]}: developer keys "
+        f"reach only the client API ({allowed}); the admin API needs the master key."
+    )
+
+
+def _limit(value: Any) -> int | None:
+    """A limit from the keys file: a positive int, or None (absent or 0: unlimited)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 _MISSING = ("missing",)
@@ -135,9 +182,12 @@ class KeyStore:
                 "Unknown API key: check LOCAL_TOKEN in ~/.claude-backends.env, "
                 "or ask ops for your own gateway key.",
             )
-        if developers[match].get("disabled"):
+        entry = developers[match]
+        if entry.get("disabled"):
             return Verdict(None, f"The key of '{match}' was revoked: ask ops for a new one.")
-        return Verdict(match)
+        return Verdict(
+            match, rpm=_limit(entry.get("rpm")), max_parallel=_limit(entry.get("max_parallel"))
+        )
 
 
 def _read_keys_file(path: str) -> tuple[dict[str, dict[str, Any]], tuple[Any, ...]]:
@@ -241,6 +291,12 @@ def parse_keys(raw: bytes) -> dict[str, dict[str, Any]]:
             raise KeysFileError(f"developer {label!r} has no valid sha256 (64 lowercase hex)")
         if not isinstance(entry.get("disabled", False), bool):
             raise KeysFileError(f"developer {label!r}: `disabled` must be true or false")
+        for field in ("rpm", "max_parallel"):
+            value = entry.get(field, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise KeysFileError(
+                    f"developer {label!r}: `{field}` must be a whole number >= 0 (0: unlimited)"
+                )
     return developers
 
 
@@ -265,6 +321,19 @@ def _store() -> KeyStore:
     return _STORE
 
 
+def request_route(request: Any) -> str:
+    """The path FastAPI dispatches on (scope["path"], root_path stripped, no query), as
+    LiteLLM's own get_request_route: url.path can be skewed by a malformed Host header."""
+    scope = getattr(request, "scope", None)
+    if not isinstance(scope, dict) or not isinstance(scope.get("path"), str):
+        return str(request.url.path)
+    path = scope["path"]
+    root = str(scope.get("app_root_path", scope.get("root_path", "")) or "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root) :] or "/"
+    return path
+
+
 async def user_api_key_auth(request: Any, api_key: str) -> Any:
     """LiteLLM's custom_auth entry point."""
     from litellm.proxy._types import ProxyException, UserAPIKeyAuth
@@ -272,9 +341,22 @@ async def user_api_key_auth(request: Any, api_key: str) -> Any:
     verdict = _store().check(key_from_headers(request.headers, api_key))
     if verdict.user is None:
         raise ProxyException(message=verdict.error, type="auth_error", param="api_key", code=401)
+    method, path = str(request.method), request_route(request)
+    if not route_allowed(verdict.user, method, path):
+        raise ProxyException(
+            message=route_refused_message(verdict.user, method, path),
+            type="auth_error",
+            param="api_key",
+            code=403,
+        )
     # The hash, never the key, becomes LiteLLM's key id; the name becomes the user id.
     key_id = "ops-master-key" if verdict.user == "ops" else f"ccprov-{verdict.user}"
-    return UserAPIKeyAuth(api_key=key_id, user_id=verdict.user)
+    return UserAPIKeyAuth(
+        api_key=key_id,
+        user_id=verdict.user,
+        rpm_limit=verdict.rpm,
+        max_parallel_requests=verdict.max_parallel,
+    )
 
 
 if __name__ == "__main__":  # `python ccprov_auth.py KEYS_FILE`: the role's validate step

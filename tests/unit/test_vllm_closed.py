@@ -1,0 +1,42 @@
+"""vLLM is closed by default: no --api-key only on loopback or on request (issue #17, 4a).
+
+Runs the role's preflight on localhost (GPU checks off), as test_vllm_pins.py does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.test_vllm_pins import COMMIT, preflight
+
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 (the role's default bind, refused without a key)
+REFUSAL = "vllm_server_api_key is empty but vllm_server_host is"
+
+
+def test_no_key_on_every_address_is_refused(tmp_path) -> None:
+    proc = preflight(
+        tmp_path,
+        vllm_server_model_revision=COMMIT,
+        vllm_server_host=EVERY_ADDRESS,
+        vllm_server_api_key="",
+    )
+    assert proc.returncode != 0
+    out = " ".join(proc.stdout.split())
+    assert f"{REFUSAL} {EVERY_ADDRESS} (not loopback)" in out
+    assert "set vllm_server_api_key" in out and "vllm_server_allow_unauthenticated: true" in out
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"vllm_server_host": "127.0.0.1"},
+        {"vllm_server_host": "::1"},
+        {"vllm_server_host": "localhost"},
+        {"vllm_server_host": EVERY_ADDRESS, "vllm_server_allow_unauthenticated": True},
+        {"vllm_server_host": EVERY_ADDRESS, "vllm_server_api_key": "sk-" + "0" * 40},
+    ],
+)
+def test_loopback_an_opt_out_or_a_key_passes(tmp_path, extra) -> None:
+    no_key = {"vllm_server_api_key": "", **extra}  # the empty key unless the case gives one
+    proc = preflight(tmp_path, vllm_server_model_revision=COMMIT, **no_key)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
