@@ -53,9 +53,14 @@ class Backend:
     model: str = "devstral"
 
 
-def start_standin(port: int, api_key: str, *extra: str) -> subprocess.Popen[bytes]:
-    """Start the vLLM stand-in with the seed's flags; wait until /health answers."""
+def start_standin(
+    port: int, api_key: str, *extra: str, dump: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start the vLLM stand-in with the seed's flags; wait until /health answers. With
+    `dump`, it appends every request it gets (path, body, Authorization) there as JSON lines."""
     env = {**os.environ, "PYTHONPATH": str(STANDIN_SRC)}
+    if dump is not None:
+        env["VLLM_STANDIN_DUMP"] = str(dump)
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -52,24 +52,14 @@ def gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-@pytest.mark.parametrize(
-    ("signum", "ignore_term"),
-    [
-        (signal.SIGTERM, False),
-        (signal.SIGHUP, False),
-        (signal.SIGINT, False),
-        (signal.SIGTERM, True),
-    ],
-    ids=["TERM", "HUP", "INT", "TERM-ignored-then-KILL"],
-)
-def test_stop_signal_stops_the_playbook_and_removes_the_key(
-    tmp_path: Path, signum: signal.Signals, ignore_term: bool
-) -> None:
+def sandbox(tmp_path: Path, fake_script: str, ignore_term: bool = False):
+    """A HOME, a temp root, the fake ansible-playbook first on PATH and a 0600 key file:
+    (environment, key file, the fake's notes directory, the temp root)."""
     bindir, fake_dir, tmproot, home = (tmp_path / d for d in ("bin", "fake", "tmp", "home"))
     for d in (bindir, fake_dir, tmproot, home):
         d.mkdir()
     fake = bindir / "ansible-playbook"
-    fake.write_text(FAKE)
+    fake.write_text(fake_script)
     fake.chmod(0o755)
     key_file = tmp_path / "gateway.key"
     key_file.write_text(TOKEN + "\n")
@@ -85,6 +75,23 @@ def test_stop_signal_stops_the_playbook_and_removes_the_key(
             "IGNORE_TERM": "1" if ignore_term else "",
         }
     )
+    return env, key_file, fake_dir, tmproot
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignore_term"),
+    [
+        (signal.SIGTERM, False),
+        (signal.SIGHUP, False),
+        (signal.SIGINT, False),
+        (signal.SIGTERM, True),
+    ],
+    ids=["TERM", "HUP", "INT", "TERM-ignored-then-KILL"],
+)
+def test_stop_signal_stops_the_playbook_and_removes_the_key(
+    tmp_path: Path, signum: signal.Signals, ignore_term: bool
+) -> None:
+    env, key_file, fake_dir, tmproot = sandbox(tmp_path, FAKE, ignore_term)
     proc = subprocess.Popen(
         [
             *(sys.executable, "-c", LAUNCH, "workstation", "--base-url", "http://127.0.0.1:9"),
@@ -133,32 +140,14 @@ def test_stop_signal_stops_the_playbook_and_removes_the_key(
 def test_on_a_terminal_the_playbook_gets_it_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     """On a terminal ansible-playbook is the foreground job (ssh can ask about a host key),
     so Ctrl-C reaches it directly; ccprov still removes the key and takes the terminal back."""
-    bindir, fake_dir, tmproot, home = (tmp_path / d for d in ("bin", "fake", "tmp", "home"))
-    for d in (bindir, fake_dir, tmproot, home):
-        d.mkdir()
-    fake = bindir / "ansible-playbook"
-    # Notes the terminal's foreground group and its own, then sleeps in the foreground.
-    fake.write_text(
+    # The fake notes the terminal's foreground group and its own, then sleeps in the foreground.
+    fake = (
         "#!/bin/bash\n"
         'ps -o tpgid=,pgid= -p $$ > "$FAKE_DIR/groups.tmp"\n'
         'mv "$FAKE_DIR/groups.tmp" "$FAKE_DIR/groups"\n'
         "exec sleep 300\n"
     )
-    fake.chmod(0o755)
-    key_file = tmp_path / "gateway.key"
-    key_file.write_text(TOKEN + "\n")
-    key_file.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CCPROV_", "ANTHROPIC_"))}
-    env.update(
-        {
-            "HOME": str(home),
-            "TMPDIR": str(tmproot),
-            "PATH": f"{bindir}:{env.get('PATH', '/usr/bin:/bin')}",
-            "FAKE_DIR": str(fake_dir),
-            "FAKE_TOKEN": TOKEN,
-            "IGNORE_TERM": "",
-        }
-    )
+    env, key_file, fake_dir, tmproot = sandbox(tmp_path, fake)
     argv = [sys.executable, "-c", LAUNCH, "workstation", "--base-url", "http://127.0.0.1:9"]
     argv += ["--token-file", str(key_file), "--yes", "--no-verify"]
     pid, master = pty.fork()

@@ -3,7 +3,6 @@ stand-in, once per backend route, plus the stand-in's log of what reached it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,16 +35,8 @@ class Observed:
 @pytest.fixture(scope="session")
 def observed_standin(tmp_path_factory) -> Iterator[Observed]:
     dump = tmp_path_factory.mktemp("standin") / "requests.jsonl"
-    saved = os.environ.get("VLLM_STANDIN_DUMP")
-    os.environ["VLLM_STANDIN_DUMP"] = str(dump)  # start_standin passes os.environ on
-    try:
-        port = free_port()
-        proc = start_standin(port, "sk-conformance-vllm-key")
-    finally:
-        if saved is None:
-            os.environ.pop("VLLM_STANDIN_DUMP", None)
-        else:
-            os.environ["VLLM_STANDIN_DUMP"] = saved
+    port = free_port()
+    proc = start_standin(port, "sk-conformance-vllm-key", dump=dump)
     try:
         yield Observed(Backend(f"http://127.0.0.1:{port}", "sk-conformance-vllm-key"), dump)
     finally:

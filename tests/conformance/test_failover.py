@@ -5,7 +5,6 @@ router's retry (issue #22: "two backends both used, one killed")."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,16 +19,8 @@ KEY = "sk-failover-vllm-key-0123456789abcdef"
 
 
 def standin_with_log(dump: Path):
-    saved = os.environ.get("VLLM_STANDIN_DUMP")
-    os.environ["VLLM_STANDIN_DUMP"] = str(dump)  # start_standin passes os.environ on
-    try:
-        port = free_port()
-        return port, start_standin(port, KEY)
-    finally:
-        if saved is None:
-            os.environ.pop("VLLM_STANDIN_DUMP", None)
-        else:
-            os.environ["VLLM_STANDIN_DUMP"] = saved
+    port = free_port()
+    return port, start_standin(port, KEY, dump=dump)
 
 
 @pytest.fixture(scope="module")
