@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,9 @@ from tests.conftest import free_port, start_standin  # noqa: E402 (path fix)
 from tests.e2e.conftest import start_gateway  # noqa: E402
 
 FIXTURE = conformance.FIXTURES / "claude_code_request.json"
+# The stand-in answers at once here (no modelled prefill time: tests/standins/vllm/README.md).
+os.environ.setdefault("VLLM_STANDIN_TTFT_BASE_MS", "0")
+os.environ.setdefault("VLLM_STANDIN_TTFT_PER_1K_MS", "0")
 KEY = "sk-bench-vllm-key-0123456789abcdef0123"
 
 

@@ -30,7 +30,13 @@ from tests.conftest import find_python312, free_port, start_standin  # noqa: E40
 from tests.e2e.conftest import start_gateway  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
+import affinity  # noqa: E402
 import route_compare  # noqa: E402
+
+# The stand-in answers at once in every section but `affinity` (which sets its own time to
+# the first token per replica): its prefix-cache model would otherwise add a prefill time.
+os.environ.setdefault("VLLM_STANDIN_TTFT_BASE_MS", "0")
+os.environ.setdefault("VLLM_STANDIN_TTFT_PER_1K_MS", "0")
 
 BIN = Path(sys.executable).parent
 RESULTS = REPO / "bench/results.json"
@@ -783,6 +789,8 @@ def render(results: dict[str, Any]) -> str:
             " events and token counts reach the client as they are.",
             "",
         ]
+    if "affinity" in results:
+        lines += affinity.render(results["affinity"], measured(results["affinity"]))
     return "\n".join(lines)
 
 
@@ -792,8 +800,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="requests per gateway load")
     parser.add_argument(
         "--only",
-        default="onboarding,fleet,gateway,cold,agents,routes",
-        help="comma list of benchmarks: onboarding, fleet, gateway, cold, agents, routes",
+        default="onboarding,fleet,gateway,cold,agents,routes,affinity",
+        help="comma list of benchmarks: onboarding, fleet, gateway, cold, agents, routes, affinity",
     )
     parser.add_argument("--fleet-sizes", default="1,5,20", help="host counts for the fleet run")
     parser.add_argument(
@@ -832,6 +840,7 @@ def main() -> int:
             "cold": lambda: cold_provision(max(1, args.runs // 2)),
             "agents": lambda: agents(args.runs, backend, key),
             "routes": lambda: route_compare.compare(args.requests),
+            "affinity": lambda: affinity.bench(),
         }
         for name, step in steps.items():
             if name in wanted:

@@ -3,7 +3,7 @@
 # machine, then runs every stage in tests/stages/ in order, timing each.
 # Run one stage: tests/run-all.sh 20-pytest
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export CCPROV_REPO=$PWD
 export CCPROV_VENV=${CCPROV_VENV:-$PWD/.venv}
 export PATH="$CCPROV_VENV/bin:$PWD/.cache/node/node_modules/.bin:$PATH"

@@ -100,6 +100,14 @@ def cli() -> None:
     metavar="PATH",
     help="With --agent mistral-vibe: a Python >= 3.12 to build its venv with (default python3).",
 )
+@click.option(
+    "--ca-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="PEM CA certificate the gateway's TLS certificate chains to (e.g. the inventory's"
+    " ccprov-ca/ca.crt from `ccprov ca init`): installed as ~/.config/ccprov/gateway-ca.pem"
+    " and used by cc-local, OpenCode and Mistral Vibe. Default: the system's trust store.",
+)
 @click.option("--check", is_flag=True, help="Dry run: show what would change, write nothing.")
 @click.option(
     "--no-verify",
@@ -123,6 +131,7 @@ def workstation(
     vibe_port: int,
     agents: tuple[str, ...],
     vibe_python: str | None,
+    ca_file: Path | None,
     check: bool,
     no_verify: bool,
     yes: bool,
@@ -147,6 +156,7 @@ def workstation(
             vibe=impl.VibeOptions(vibe, mistral_key_file, mistral_api_base, vibe_port),
             agents=agents,
             vibe_python=vibe_python,
+            ca_file=ca_file,
             check=check,
             verify=not no_verify,
             yes=yes,
@@ -275,11 +285,19 @@ def smoke(
         raise click.ClickException(
             f"backend '{backend}' is not configured in the env file; run `ccprov workstation`"
         )
+    from ccprov import probe
+
+    # The certificate first (a handshake, no key sent): one plain line instead of every
+    # case failing on it. Verified with LOCAL_CA_CERT, else the system's trust store.
+    problem = probe.tls_check(chosen.base_url, chosen.ca_file)
+    if problem:
+        click.echo(f"ccprov smoke: {problem}", err=True)
+        sys.exit(1)
     if conformance:
         from ccprov import conformance as checks
 
         click.echo(f"Conformance checks against {chosen.base_url} (model {chosen.model})")
-        target = checks.Target(chosen.base_url, chosen.token, chosen.model, timeout)
+        target = checks.Target(chosen.base_url, chosen.token, chosen.model, timeout, chosen.ca_file)
         failed = 0
         for result in checks.run(target, only):
             click.echo(result.line())
@@ -449,6 +467,30 @@ def keys_list(inventory_path: Path) -> None:
     from ccprov import keys as impl
 
     impl.listing(inventory_path)
+
+
+@cli.group()
+def ca() -> None:
+    """The inventory's private CA for the gateways' TLS certificates (when the inventory
+    gives none): the gateways' certificates are signed with it, workstations trust it."""
+
+
+@ca.command("init")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The Ansible inventory directory, e.g. inventories/prod: the CA goes in its"
+    " ccprov-ca/ directory (ca.key mode 0600, ca.crt).",
+)
+def ca_init(inventory_path: Path) -> None:
+    """Make the private CA once: <inventory>/ccprov-ca/ca.key (EC P-256, 0600) and ca.crt
+    (self-signed, 10 years). An existing CA is kept as it is; never overwritten."""
+    from ccprov import ca as impl
+
+    impl.init(inventory_path)
 
 
 REPORT_TO = "the ccprov maintainers (the ccprov repository's issue tracker)"

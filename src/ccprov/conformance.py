@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -53,6 +54,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
+def opener(ca_file: str = "") -> urllib.request.OpenerDirector:
+    """Redirects never followed; TLS verified against CA_FILE (a PEM CA bundle) when given,
+    else the system's trust store. Verification is never turned off."""
+    if not ca_file:
+        return _OPENER
+    context = ssl.create_default_context(cafile=ca_file)
+    return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
+
+
 class CheckFailed(Exception):
     """A check's verdict: what was wrong, in one line."""
 
@@ -63,6 +73,8 @@ class Target:
     token: str
     model: str
     timeout: float = 120.0
+    ca_file: str = ""
+    """The PEM CA the gateway's certificate chains to (LOCAL_CA_CERT); empty: the system's."""
 
 
 @dataclass
@@ -97,6 +109,7 @@ class Context:
     target: Target
     fixtures: Path
     cache: dict[str, Any] = field(default_factory=dict)
+    _opener: urllib.request.OpenerDirector | None = None
 
     # --- HTTP ---------------------------------------------------------------------------
     def post(
@@ -121,8 +134,10 @@ class Context:
             request.add_header("x-api-key", key)
         for name, value in (headers or {}).items():
             request.add_header(name, value)
+        if self._opener is None:
+            self._opener = opener(self.target.ca_file)
         try:
-            with _OPENER.open(request, timeout=self.target.timeout) as response:
+            with self._opener.open(request, timeout=self.target.timeout) as response:
                 return Reply(response.status, response.read(), dict(response.headers.items()))
         except urllib.error.HTTPError as exc:
             return Reply(exc.code, exc.read(), dict(exc.headers.items()))
@@ -597,9 +612,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixtures", type=Path, default=FIXTURES)
     parser.add_argument("--only", default=None, help="run the checks whose name holds this")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--ca-file", default="", help="PEM CA to verify an https:// gateway with (default: system)"
+    )
     args = parser.parse_args(argv)
     key = os.environ.get("CCPROV_CONFORMANCE_KEY", "")
-    target = Target(args.base_url, key, args.model, args.timeout)
+    target = Target(args.base_url, key, args.model, args.timeout, args.ca_file)
     failed = 0
     for result in run(target, args.only, args.fixtures):
         print(result.line(), flush=True)

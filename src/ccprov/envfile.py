@@ -23,6 +23,9 @@ class Backend:
     base_url: str
     token: str
     model: str
+    ca_file: str = ""
+    """A PEM CA bundle to verify the backend's TLS certificate with (LOCAL_CA_CERT for the
+    gateway); empty: the system's trust store."""
 
     @property
     def configured(self) -> bool:
@@ -91,6 +94,7 @@ def backends(values: dict[str, str]) -> list[Backend]:
             base_url=values.get(f"{name.upper()}_BASE_URL", "").rstrip("/"),
             token=values.get(f"{name.upper()}_TOKEN", ""),
             model=values.get(f"{name.upper()}_MODEL", ""),
+            ca_file=values.get(f"{name.upper()}_CA_CERT", "") if name == "local" else "",
         )
         for name in BACKENDS
     ]

@@ -86,12 +86,87 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def _open(request: urllib.request.Request, timeout: float) -> Any:
-    return _OPENER.open(request, timeout=timeout)
+# How every certificate problem line starts (callers tell it from "down").
+TLS_PROBLEM_PREFIXES = ("the gateway's certificate at ", "the CA file ")
+
+
+class CAFileError(OSError):
+    """LOCAL_CA_CERT / --ca-file names a file that cannot be used as a CA bundle."""
+
+
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """A verifying client context: the system's trust store, or CA_FILE when given (the
+    private CA the gateway's certificate chains to). Verification is never turned off."""
+    if not ca_file:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise CAFileError(
+            f"the CA file {ca_file} (LOCAL_CA_CERT) cannot be used ({reason}): point"
+            " LOCAL_CA_CERT / --ca-file at the PEM CA certificate that signed the gateway's"
+            " certificate"
+        ) from None
+
+
+def _opener(ca_file: str) -> urllib.request.OpenerDirector:
+    if not ca_file:
+        return _OPENER
+    return urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=tls_context(ca_file))
+    )
+
+
+def _open(request: urllib.request.Request, timeout: float, ca_file: str = "") -> Any:
+    return _opener(ca_file).open(request, timeout=timeout)
+
+
+def tls_problem_text(exc: BaseException, url: str) -> str | None:
+    """One plain line for a certificate the client does not accept, or None when EXC is
+    not about the certificate."""
+    # urllib wraps the ssl error in URLError.reason (an SSLError's own .reason is a string).
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, CAFileError):
+        return str(reason)
+    if not isinstance(reason, ssl.SSLCertVerificationError):
+        return None
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.netloc}"
+    message = reason.verify_message or str(reason)
+    # 62: X509_V_ERR_HOSTNAME_MISMATCH, 64: X509_V_ERR_IP_ADDRESS_MISMATCH.
+    if reason.verify_code in (62, 64) or "mismatch" in message.lower():
+        return (
+            f"the gateway's certificate at {where} is not valid for the host name"
+            f" '{parts.hostname}' (certificate verify failed: {message}): use the name the"
+            " certificate was issued for in the URL, or have the certificate reissued for it"
+        )
+    return (
+        f"the gateway's certificate at {where} is not trusted (certificate verify failed:"
+        f" {message}): set LOCAL_CA_CERT / pass --ca-file with the CA that signed it"
+    )
+
+
+def tls_check(base_url: str, ca_file: str = "", timeout: float = 10.0) -> str | None:
+    """For an https:// URL: a TLS handshake only (nothing is sent, no key), verifying the
+    certificate and host name as the probes do. The one-line problem, or None (also for
+    http:// URLs, and for network errors, which the real request then diagnoses)."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    try:
+        context = tls_context(ca_file)
+        with (
+            socket.create_connection((parts.hostname, parts.port or 443), timeout) as raw,
+            context.wrap_socket(raw, server_hostname=parts.hostname),
+        ):
+            return None
+    except (OSError, ssl.SSLError) as exc:
+        return tls_problem_text(exc, base_url)
 
 
 def _request(
-    url: str, token: str, body: dict[str, Any] | None, timeout: float
+    url: str, token: str, body: dict[str, Any] | None, timeout: float, ca_file: str = ""
 ) -> tuple[int, bytes, float, str]:
     """(status, body, latency in ms, Location of a redirect or "")."""
     data = None if body is None else json.dumps(body).encode()
@@ -105,7 +180,7 @@ def _request(
         request.add_header("content-type", "application/json")
     start = time.perf_counter()
     try:
-        with _open(request, timeout) as response:
+        with _open(request, timeout, ca_file) as response:
             payload = response.read()
             return response.status, payload, (time.perf_counter() - start) * 1000, ""
     except urllib.error.HTTPError as exc:
@@ -160,6 +235,9 @@ def _diagnose_http(status: int, payload: bytes, base_url: str, model: str) -> st
 
 def _diagnose_network(exc: BaseException, base_url: str) -> str:
     host = urlsplit(base_url).hostname or base_url
+    tls = tls_problem_text(exc, base_url)
+    if tls:
+        return tls
     reason = getattr(exc, "reason", exc)
     if isinstance(reason, socket.gaierror):
         return f"cannot resolve host '{host}' (DNS): check the URL's host name"
@@ -173,17 +251,23 @@ def _diagnose_network(exc: BaseException, base_url: str) -> str:
 
 
 def send_message(
-    base_url: str, token: str, model: str, prompt: str = "Say OK", timeout: float = 60.0
+    base_url: str,
+    token: str,
+    model: str,
+    prompt: str = "Say OK",
+    timeout: float = 60.0,
+    ca_file: str = "",
 ) -> ProbeResult:
     """POST one small /v1/messages request, as Claude Code would. Success needs a 200 with
-    a non-empty text block; a redirect is a failure (never followed, the key stays here)."""
+    a non-empty text block; a redirect is a failure (never followed, the key stays here).
+    TLS is verified against CA_FILE when given, else the system's trust store."""
     bad = _bad_url(base_url)
     if bad:
         return bad
     body = {"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": prompt}]}
     url = f"{base_url}/v1/messages"
     try:
-        status, payload, latency, location = _request(url, token, body, timeout)
+        status, payload, latency, location = _request(url, token, body, timeout, ca_file)
     except (urllib.error.URLError, OSError) as exc:
         return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url))
     if 300 <= status < 400:
@@ -213,14 +297,16 @@ def send_message(
     return ProbeResult(True, latency, status, reply.strip())
 
 
-def list_models(base_url: str, token: str, timeout: float = 5.0) -> tuple[ProbeResult, list[str]]:
+def list_models(
+    base_url: str, token: str, timeout: float = 5.0, ca_file: str = ""
+) -> tuple[ProbeResult, list[str]]:
     """GET /v1/models: is the backend up, does it take the key, which models does it serve."""
     bad = _bad_url(base_url)
     if bad:
         return bad, []
     url = f"{base_url}/v1/models"
     try:
-        status, payload, latency, location = _request(url, token, None, timeout)
+        status, payload, latency, location = _request(url, token, None, timeout, ca_file)
     except (urllib.error.URLError, OSError) as exc:
         return ProbeResult(False, 0.0, None, _diagnose_network(exc, base_url)), []
     if 300 <= status < 400:

@@ -168,6 +168,10 @@ def claude_env(backend: envfile.Backend, home: Path) -> dict[str, str]:
             "DISABLE_TELEMETRY": "1",
         }
     )
+    if backend.ca_file:
+        # Claude Code (Node/Bun) adds this PEM file to its trusted roots (Claude Code docs,
+        # "Enterprise network configuration": export NODE_EXTRA_CA_CERTS=/path/to/ca-cert.pem).
+        env["NODE_EXTRA_CA_CERTS"] = backend.ca_file
     if os.geteuid() == 0:
         # Claude Code refuses --dangerously-skip-permissions as root outside a sandbox.
         env["IS_SANDBOX"] = "1"

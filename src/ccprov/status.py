@@ -12,11 +12,13 @@ from ccprov import envfile, probe
 
 def describe(backend: envfile.Backend) -> tuple[bool, str]:
     """(answers with the configured model, one-line state)."""
-    result, models = probe.list_models(backend.base_url, backend.token)
+    result, models = probe.list_models(backend.base_url, backend.token, ca_file=backend.ca_file)
     if not result.ok:
         if result.status in (401, 403):
             return False, f"key rejected ({result.status}): the gateway is up but refuses this key"
-        return False, f"down: {result.detail}" if result.status is None else result.detail
+        if result.status is None and not result.detail.startswith(probe.TLS_PROBLEM_PREFIXES):
+            return False, f"down: {result.detail}"
+        return False, result.detail
     if models and backend.model not in models:
         listed = ", ".join(models[:5])
         return (
@@ -57,7 +59,9 @@ def run(env_file: Path | None) -> int:
         marker = "*" if backend.name == active else " "
         click.echo(
             f"{marker} {backend.name:<9} {backend.base_url}  model {backend.model}"
-            f"  key {envfile.mask(backend.token)}\n              {state}"
+            f"  key {envfile.mask(backend.token)}"
+            + (f"\n              CA {backend.ca_file}" if backend.ca_file else "")
+            + f"\n              {state}"
         )
         if backend.name == watched and not ok:
             healthy = False

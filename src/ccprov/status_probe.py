@@ -49,16 +49,46 @@ def _health(port: int, path: str) -> str:
         return f"down ({getattr(exc, 'reason', exc)})"
 
 
+def prefix_cache_hit_rate(metrics: str) -> str:
+    """vLLM's prefix-cache hit rate since it started, from its Prometheus counters (in
+    tokens, one series per engine: vllm/v1/metrics/loggers.py, prefix_cache_queries and
+    prefix_cache_hits): "87.5%", or "-" before the first query or without the counters."""
+    totals = {"vllm:prefix_cache_queries_total": 0.0, "vllm:prefix_cache_hits_total": 0.0}
+    for line in metrics.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            try:
+                totals[name] += float(line.rsplit(" ", 1)[1])
+            except (IndexError, ValueError):
+                continue
+    queries = totals["vllm:prefix_cache_queries_total"]
+    if queries <= 0:
+        return "-"
+    return f"{100 * totals['vllm:prefix_cache_hits_total'] / queries:.1f}%"
+
+
+def _metrics(port: int) -> str:
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return str(response.read(4_000_000).decode("utf-8", "replace"))
+    except OSError:
+        return ""
+
+
 def service(unit: str, port: int) -> dict[str, Any]:
     root, path = SERVICES[unit]
     current = os.path.join(root, "current")
     installed = os.path.basename(os.path.realpath(current)) if os.path.islink(current) else ""
     state = _run("systemctl", "is-active", f"{unit}.service") or "unknown"
-    return {
+    found = {
         "active": state,
         "installed": installed,
         "health": _health(port, path) if state == "active" else "-",
     }
+    if unit == "vllm":
+        found["prefix_cache"] = prefix_cache_hit_rate(_metrics(port)) if state == "active" else "-"
+    return found
 
 
 def gpus() -> list[str]:
@@ -83,7 +113,13 @@ def main(argv: list[str]) -> int:
     wanted = json.loads(argv[1]) if len(argv) > 1 else {}
     report: dict[str, Any] = {"services": {}, "gpus": gpus()}
     for unit, port in wanted.items():
-        report["services"][unit] = service(unit, int(port))
+        if unit == "nginx":
+            # The gateway's TLS front: only whether it runs (its certificate is for the
+            # gateway's name, so a loopback request could not verify it).
+            state = _run("systemctl", "is-active", "nginx.service") or "unknown"
+            report["services"][unit] = {"active": state}
+        else:
+            report["services"][unit] = service(unit, int(port))
     json.dump(report, sys.stdout)
     return 0
 

@@ -217,6 +217,41 @@ def agent_vars(agents: tuple[str, ...], vibe_python: str | None = None) -> dict[
     return extra
 
 
+MAX_CA_BYTES = 1024 * 1024
+PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+
+
+def check_ca_file(path: Path) -> str:
+    """The absolute path of a readable PEM CA bundle given as --ca-file, or a one-line error.
+    Each certificate in it must parse (a bundle the agents half-read is worse than none)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CA_BYTES + 1)
+    except OSError as exc:
+        raise UsageProblem(
+            f"cannot read --ca-file {path}: {exc.strerror}; pass the gateway's CA certificate"
+            " (PEM), e.g. --ca-file inventories/<env>/ccprov-ca/ca.crt"
+        ) from None
+    if len(data) > MAX_CA_BYTES:
+        raise UsageProblem(f"--ca-file {path} is larger than 1 MiB: not a CA certificate")
+    if PEM_CERT not in data:
+        raise UsageProblem(
+            f"--ca-file {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); pass"
+            " the CA certificate that signed the gateway's, e.g."
+            " --ca-file inventories/<env>/ccprov-ca/ca.crt"
+        )
+    import ssl
+
+    try:
+        ssl.create_default_context(cadata=data.decode("ascii"))
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise UsageProblem(
+            f"--ca-file {path} is not a valid PEM certificate bundle; pass the CA certificate"
+            " that signed the gateway's, e.g. --ca-file inventories/<env>/ccprov-ca/ca.crt"
+        ) from None
+    return str(path.resolve())
+
+
 def build_inventory(target: Target) -> dict[str, Any]:
     if target.local:
         host_vars: dict[str, Any] = {
@@ -286,6 +321,7 @@ def run(
     vibe: VibeOptions | None = None,
     agents: tuple[str, ...] = (),
     vibe_python: str | None = None,
+    ca_file: Path | None = None,
     yes: bool,
     verbose: int,
 ) -> int:
@@ -300,6 +336,9 @@ def run(
     extra = build_vars(target, url, token, model, shell)
     extra.update(vibe_vars(vibe or VibeOptions()))
     extra.update(agent_vars(agents, vibe_python))
+    ca_path = check_ca_file(ca_file) if ca_file else ""
+    if ca_path:
+        extra["workstation_gateway_ca_file"] = ca_path
 
     echo = click.echo
     echo(f"ccprov workstation: Claude Code for {target.describe()}")
@@ -310,6 +349,8 @@ def run(
             f" {extra['workstation_vibe_mistral_api_base']}"
             f"  Mistral key {mask(extra['workstation_vibe_mistral_api_key'])}"
         )
+    if ca_path:
+        echo(f"  gateway CA {ca_path}")
     if agents:
         echo(f"  agents: {', '.join(agents)}")
     if not yes and is_tty() and not check and not click.confirm("Proceed?", default=True):
@@ -340,7 +381,8 @@ def run(
 
     if verify:
         echo(f"Checking {url}/v1/messages with your key (model {model}) ...")
-        result = probe.send_message(url, token, model)
+        # The CA given is the one the role installed (LOCAL_CA_CERT); else the system's.
+        result = probe.send_message(url, token, model, ca_file=ca_path)
         if not result.ok:
             echo(f"  live check failed: {result.detail}", err=True)
             echo(

@@ -57,6 +57,9 @@ def start(hosts: dict[str, str]) -> None:
             "--ulimit",
             "nproc=32768:32768",
             "--systemd=always",
+            # Root on a real host may manage netfilter (the roles' port and egress allowlists).
+            "--cap-add",
+            "NET_ADMIN",
             # The run's wheel cache (tests/wheelhouse.sh), read-only, as in molecule.
             "--volume",
             f"{WHEELHOUSE}:/srv/ccprov-wheelhouse:ro",

@@ -1,12 +1,17 @@
-"""The whole stack on three test-bed hosts: `ansible-playbook site.yml -i inventories/local`
-(GPU host with the vLLM stand-in, gateway, workstation), then, as the developer on the
-workstation, `source claude-switch local` and the real `claude -p "Say OK"` through
-gateway -> GPU host. A second run changes nothing. `ccprov audit` finds planted malware."""
+"""The whole stack on three test-bed hosts: `ccprov ca init -i inventories/local`, then
+`ansible-playbook site.yml -i inventories/local` (GPU host with the vLLM stand-in, gateway
+behind its HTTPS front, workstation), then, as the developer on the workstation,
+`source claude-switch local` and the real `claude -p "Say OK"` over HTTPS through
+gateway -> GPU host. A second run changes nothing. `ccprov audit` finds planted malware.
+The gateway is the only door: the workstation cannot reach vLLM, the gateway reaches
+nothing but its backend, and its front serves the client API only."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -24,6 +29,17 @@ pytestmark = pytest.mark.hostbed
 BIN = Path(sys.executable).parent
 HOSTS = {"ccprov-gpu1": "10.89.77.11", "ccprov-gw1": "10.89.77.12", "ccprov-ws1": "10.89.77.13"}
 INVENTORY = REPO / "inventories/local"
+CA = INVENTORY / "ccprov-ca/ca.crt"
+GATEWAY_URL = "https://10.89.77.12"
+DEV_KEY = "sk-ccprov-dev-local-0123456789"
+BUSY_KEY = "sk-ccprov-rl-local-0123456789abcdef"  # rpm: 2 (inventories/local)
+CLIENT_API = {
+    "POST /v1/messages",
+    "POST /v1/messages/count_tokens",
+    "POST /v1/chat/completions",
+    "GET /v1/models",
+    "GET /health/liveliness",
+}
 
 
 def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -83,6 +99,10 @@ def hosts() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def deployed(hosts) -> str:
+    # The private CA the gateway's certificate comes from, made as ops would (once; a
+    # re-run keeps it).
+    ca = sh(str(BIN / "ccprov"), "ca", "init", "-i", str(INVENTORY), check=False)
+    assert ca.returncode == 0, ca.stdout + ca.stderr
     proc = site()
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return proc.stdout
@@ -95,7 +115,8 @@ def test_site_deploys_all_three_tiers(deployed, hosts) -> None:
     config = podman_exec("ccprov-gw1", "cat", "/etc/litellm/config.yaml").stdout
     assert "api_base: http://10.89.77.11:8000/v1" in config  # from the gpu_hosts group
     env = podman_exec("ccprov-ws1", "cat", "/home/dev/.claude-backends.env").stdout
-    assert 'LOCAL_BASE_URL="http://10.89.77.12:4000"' in env  # from the gateways group
+    assert f'LOCAL_BASE_URL="{GATEWAY_URL}"' in env  # from the gateways group, over HTTPS
+    assert 'LOCAL_CA_CERT="/home/dev/.config/ccprov/gateway-ca.pem"' in env
 
 
 def test_developer_gets_ok_through_gateway_and_gpu_host(deployed) -> None:
@@ -149,27 +170,35 @@ def test_fleet_status_reports_every_host(deployed) -> None:
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {
-        line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("ccprov-")
-    }
-    assert "vllm" in rows["ccprov-gpu1"] and "0.33.0" in rows["ccprov-gpu1"]
-    assert "NVIDIA B200" in rows["ccprov-gpu1"]
-    assert "litellm" in rows["ccprov-gw1"] and "1.106.2" in rows["ccprov-gw1"]
+        tuple(line.split()[::2][:2]): line
+        for line in proc.stdout.splitlines()
+        if line.startswith("ccprov-")
+    }  # (host, service) -> row
+    assert "0.33.0" in rows["ccprov-gpu1", "vllm"]
+    assert "NVIDIA B200" in rows["ccprov-gpu1", "vllm"]
+    assert "1.106.2" in rows["ccprov-gw1", "litellm"]
+    assert "active" in rows["ccprov-gw1", "nginx"]  # the HTTPS front
     assert "3 hosts: all healthy" in proc.stdout
     podman_exec("ccprov-gw1", "systemctl", "stop", "litellm")
     try:
         down = sh(str(BIN / "ccprov"), "status", "-i", str(INVENTORY), check=False)
     finally:
         podman_exec("ccprov-gw1", "systemctl", "start", "litellm")
-        wait_until_ready("http://10.89.77.12:4000")  # the tests after this one use it
+        wait_until_ready()  # the tests after this one use it
     assert down.returncode == 1 and "needs attention" in down.stdout
 
 
-def wait_until_ready(url: str, seconds: float = 180) -> None:
-    """LiteLLM takes a while to start its workers; wait for /health/readiness."""
+def wait_until_ready(seconds: float = 180) -> None:
+    """LiteLLM takes a while to start its workers; wait until the front's health path
+    (LiteLLM's liveness) answers, then until a request is served."""
     deadline = time.monotonic() + seconds
+    context = ssl.create_default_context(cafile=str(CA))
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/health/readiness", timeout=5):
+            request = urllib.request.Request(
+                f"{GATEWAY_URL}/v1/models", headers={"Authorization": f"Bearer {DEV_KEY}"}
+            )
+            with urllib.request.urlopen(request, timeout=5, context=context):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -196,7 +225,9 @@ def test_ccprov_workstation_over_ssh_for_another_account(deployed, tmp_path) -> 
         "--user",
         "erin",
         "--base-url",
-        "http://10.89.77.12:4000",
+        GATEWAY_URL,
+        "--ca-file",
+        str(CA),
         "--token-file",
         str(key),
         "--yes",
@@ -221,7 +252,7 @@ def test_conformance_suite_through_the_deployed_gateway(deployed, tmp_path) -> N
     own key: one line per check, all ok, exit 0."""
     env_file = tmp_path / "backends.env"
     env_file.write_text(
-        'LOCAL_BASE_URL="http://10.89.77.12:4000"\n'
+        f'LOCAL_BASE_URL="{GATEWAY_URL}"\nLOCAL_CA_CERT="{CA}"\n'
         'LOCAL_TOKEN="sk-ccprov-dev-local-0123456789"\nLOCAL_MODEL="devstral"\n'
     )
     env_file.chmod(0o600)
@@ -233,3 +264,129 @@ def test_conformance_suite_through_the_deployed_gateway(deployed, tmp_path) -> N
     assert len(checks) >= 20 and all(line.startswith("ok") for line in checks), proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sk-ccprov-dev-local-0123456789" not in proc.stdout + proc.stderr
+
+
+def _connect(host: str, address: str, port: int, user: str = "root") -> str:
+    """From a test host, as `user`: 'connected' or 'refused ...'."""
+    script = (
+        "import socket,sys\n"
+        "try:\n"
+        "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()\n"
+        "    print('connected')\n"
+        "except OSError as e:\n"
+        "    print('refused', e)\n"
+    )
+    prefix = (
+        []
+        if user == "root"
+        else ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    )
+    return podman_exec(host, *prefix, "python3", "-c", script, address, str(port)).stdout.strip()
+
+
+def test_only_the_gateway_reaches_vllm(deployed) -> None:
+    """vLLM's port opens to the gateway and to no one else: a developer cannot bypass the
+    gateway's keys and limits by calling the GPU host."""
+    assert _connect("ccprov-gw1", "10.89.77.11", 8000, user="litellm") == "connected"
+    assert _connect("ccprov-ws1", "10.89.77.11", 8000).startswith("refused")
+    # The GPU host itself is still reachable otherwise (SSH), only the port is closed.
+    assert _connect("ccprov-ws1", "10.89.77.11", 22) == "connected"
+
+
+def test_gateway_reaches_nothing_but_its_backend(deployed) -> None:
+    assert _connect("ccprov-gw1", "10.89.77.13", 22, user="litellm").startswith("refused")
+    assert _connect("ccprov-gw1", "10.89.77.11", 22, user="litellm").startswith("refused")
+    assert _connect("ccprov-gw1", "10.89.77.13", 22, user="ccprov-nginx").startswith("refused")
+    assert _connect("ccprov-gw1", "10.89.77.13", 22) == "connected"  # root (ops) can
+
+
+def test_front_serves_the_client_api_only_to_known_names(deployed, tmp_path) -> None:
+    """From the workstation, as a developer would: every route LiteLLM has, through the
+    front, with the developer's key and with an unknown key; a wrong Host is refused."""
+    spec = podman_exec("ccprov-gw1", "curl", "-sf", "http://127.0.0.1:4000/openapi.json").stdout
+    (tmp_path / "openapi.json").write_text(spec)
+    sh("podman", "cp", str(tmp_path / "openapi.json"), "ccprov-ws1:/tmp/openapi.json")
+    sh("podman", "cp", str(REPO / "tests/hostbed/route_sweep.py"), "ccprov-ws1:/tmp/route_sweep.py")
+    ca = "/home/dev/.config/ccprov/gateway-ca.pem"
+
+    def sweep(key: str, *extra: str) -> set[str]:
+        out = podman_exec(
+            "ccprov-ws1",
+            "python3",
+            "/tmp/route_sweep.py",
+            "/tmp/openapi.json",
+            GATEWAY_URL,
+            key,
+            "--cafile",
+            ca,
+            *extra,
+        ).stdout
+        results = json.loads(out)
+        assert len(results) > 500
+        return {
+            route
+            for route, status in results.items()
+            if status not in (401, 403, 404, 405, 421) and status < 500
+        }
+
+    assert sweep(DEV_KEY) == CLIENT_API
+    assert sweep("sk-nobody-0123456789abcdef0123456789") == {"GET /health/liveliness"}
+    assert sweep(DEV_KEY, "--host", "gateway.attacker.example") == set()
+
+
+def _post_messages(key: str) -> int:
+    request = urllib.request.Request(
+        f"{GATEWAY_URL}/v1/messages",
+        data=json.dumps(
+            {
+                "model": "devstral",
+                "max_tokens": 8,
+                "messages": [{"role": "user", "content": "Say OK"}],
+            }
+        ).encode(),
+        headers={
+            "Authorization": f"Bearer {key}",
+            "anthropic-version": "2023-06-01",
+            "Content-Type": "application/json",
+        },
+    )
+    context = ssl.create_default_context(cafile=str(CA))
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_rate_limit_holds_one_developer_while_another_is_served(deployed) -> None:
+    statuses = [_post_messages(BUSY_KEY) for _ in range(3)]
+    assert statuses[:2] == [200, 200] and statuses[2] == 429, statuses
+    assert _post_messages(DEV_KEY) == 200
+
+
+def test_revoke_written_twice_within_one_timestamp_takes_effect(deployed) -> None:
+    """keys.yaml rewritten with dev revoked, its mtime set back to the old one (two writes
+    in one timestamp): the gateway refuses dev at once, and serves it again after."""
+    path = "/etc/litellm/keys.yaml"
+    original = podman_exec("ccprov-gw1", "cat", path).stdout
+    mtime = podman_exec("ccprov-gw1", "stat", "-c", "%Y", path).stdout.strip()
+    revoked = original.replace("\n  dev:\n", "\n  dev:\n    disabled: true\n")
+    assert revoked != original
+
+    def write(text: str) -> None:
+        podman_exec(
+            "ccprov-gw1",
+            "python3",
+            "-c",
+            "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
+            path,
+            text,
+        )
+        podman_exec("ccprov-gw1", "touch", "-m", "-d", f"@{mtime}", path)
+
+    try:
+        write(revoked)
+        assert _post_messages(DEV_KEY) == 401
+    finally:
+        write(original)
+    assert _post_messages(DEV_KEY) == 200

@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$CCPROV_REPO"
 
 # systemd: systemd-analyze scores the roles' units (tests/unit/test_unit_hardening.py);
-# strace: records every connection Claude Code and the agents make (tests/e2e/test_on_network.py).
+# strace: records every connection Claude Code and the agents make (tests/e2e/test_on_network.py);
+# the lint stage checks every shell script with shellcheck (tests/stages/10-lint.sh).
 apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
-  systemd strace)
+  systemd strace shellcheck)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -25,6 +25,7 @@ UNITS: dict[str, tuple[str, str, bool, float]] = {
         False,
         2.0,
     ),
+    "nginx.service": ("litellm_gateway", "etc/systemd/system/nginx.service.j2", False, 2.0),
     "vllm.service": ("vllm_server", "etc/systemd/system/vllm.service.j2", False, 2.5),
     "ccprov-vibe-proxy.service": (
         "workstation",

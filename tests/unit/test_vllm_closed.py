@@ -40,3 +40,35 @@ def test_loopback_an_opt_out_or_a_key_passes(tmp_path, extra) -> None:
     no_key = {"vllm_server_api_key": "", **extra}  # the empty key unless the case gives one
     proc = preflight(tmp_path, vllm_server_model_revision=COMMIT, **no_key)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_address_without_allowed_clients_is_refused(tmp_path) -> None:
+    """Issue #17, 4b: on a non-loopback bind, someone must say who may connect."""
+    proc = preflight(tmp_path, vllm_server_model_revision=COMMIT, vllm_server_allowed_clients=[])
+    assert proc.returncode != 0
+    out = " ".join(proc.stdout.split())
+    assert "vllm_server_allowed_clients is empty: list the gateways' addresses" in out
+    assert "vllm_server_firewall: none" in out
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"vllm_server_host": "127.0.0.1", "vllm_server_allowed_clients": []},
+        {"vllm_server_firewall": "none", "vllm_server_allowed_clients": []},
+        {"vllm_server_allowed_clients": ["10.0.0.2", "10.1.0.0/24"]},
+    ],
+)
+def test_loopback_opt_out_or_a_client_list_passes(tmp_path, extra) -> None:
+    proc = preflight(tmp_path, vllm_server_model_revision=COMMIT, **extra)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_a_client_name_that_does_not_resolve_is_refused(tmp_path) -> None:
+    proc = preflight(
+        tmp_path,
+        vllm_server_model_revision=COMMIT,
+        vllm_server_allowed_clients=["gw-nowhere.invalid"],
+    )
+    assert proc.returncode != 0
+    assert "does not resolve on the GPU host" in " ".join(proc.stdout.split())

@@ -47,6 +47,7 @@ def preflight(tmp_path: Path, **extra: object) -> subprocess.CompletedProcess[st
         "vllm_server_preflight_only": True,
         # Not what these tests are about (tests/unit/test_vllm_closed.py is).
         "vllm_server_api_key": "sk-vllm-pins-test-0123456789abcdef0123",
+        "vllm_server_allowed_clients": ["10.0.0.2"],
         **extra,
     }
     return subprocess.run(

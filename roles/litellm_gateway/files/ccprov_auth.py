@@ -219,7 +219,8 @@ def _strict_loader() -> Any:
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
-                event = self.peek_event()
+                # types-PyYAML leaves Parser.peek_event unannotated (here: an Event).
+                event = self.peek_event()  # type: ignore[no-untyped-call]
                 raise yaml.composer.ComposerError(
                     None, None, "aliases (*name) are not allowed", event.start_mark
                 )
@@ -230,7 +231,7 @@ def _strict_loader() -> Any:
                         None,
                         None,
                         f"nested more than {MAX_DEPTH} levels deep",
-                        self.peek_event().start_mark,
+                        self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                     )
                 return super().compose_node(parent, index)
             finally:
@@ -327,7 +328,7 @@ def request_route(request: Any) -> str:
     scope = getattr(request, "scope", None)
     if not isinstance(scope, dict) or not isinstance(scope.get("path"), str):
         return str(request.url.path)
-    path = scope["path"]
+    path: str = scope["path"]
     root = str(scope.get("app_root_path", scope.get("root_path", "")) or "").rstrip("/")
     if root and (path == root or path.startswith(root + "/")):
         path = path[len(root) :] or "/"

@@ -6,13 +6,16 @@ YAML that parses, a model_list whose entries have model_name and litellm_params.
 no plain-text keys (secrets must be os.environ/ references to the private env file).
 """
 
+from __future__ import annotations
+
 import sys
+from typing import Any
 
 import yaml
 
 
-def problems(config):
-    found = []
+def problems(config: Any) -> list[str]:
+    found: list[str] = []
     if not isinstance(config, dict):
         return ["the config is not a mapping"]
     models = config.get("model_list")
@@ -34,7 +37,7 @@ def problems(config):
     return found
 
 
-def main(path):
+def main(path: str) -> int:
     try:
         with open(path, encoding="utf-8") as handle:
             config = yaml.safe_load(handle)

@@ -22,16 +22,16 @@ vllm_lock="$repo/roles/vllm_server/files/requirements/vllm-0.33.0.txt"
 # mistral-common 1.13.1's runtime closure on CPython 3.11 (its modules import
 # pydantic_extra_types.language_code, which needs pycountry, although its metadata
 # lists them only under extras).
-deps="mistral-common jsonschema attrs jsonschema-specifications referencing rpds-py
-typing-extensions numpy pillow pydantic pydantic-core annotated-types typing-inspection
-requests certifi charset-normalizer idna urllib3 tiktoken regex
-pydantic-extra-types pycountry"
+deps=(mistral-common jsonschema attrs jsonschema-specifications referencing rpds-py
+  typing-extensions numpy pillow pydantic pydantic-core annotated-types typing-inspection
+  requests certifi charset-normalizer idna urllib3 tiktoken regex
+  pydantic-extra-types pycountry)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 
 # 1. The pinned, hashed requirement blocks of those packages, copied from the vLLM lock.
-python3 - "$vllm_lock" "$work/deps.txt" $deps <<'EOF'
+python3 - "$vllm_lock" "$work/deps.txt" "${deps[@]}" <<'EOF'
 import re, sys
 lock, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()

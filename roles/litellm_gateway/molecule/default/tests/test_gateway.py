@@ -15,7 +15,9 @@ VERSION = "1.106.2"
 def test_service_active_enabled_and_listening(host) -> None:
     service = host.service("litellm")
     assert service.is_running and service.is_enabled
-    assert host.socket("tcp://0.0.0.0:4000").is_listening
+    # LiteLLM on loopback only: clients reach it through the TLS front (test_front.py).
+    assert host.socket("tcp://127.0.0.1:4000").is_listening
+    assert not host.socket("tcp://0.0.0.0:4000").is_listening
 
 
 def test_one_worker_per_cpu_by_default(host) -> None:

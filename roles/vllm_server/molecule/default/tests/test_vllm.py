@@ -111,3 +111,23 @@ def test_failed_upgrade_rolls_back_and_keeps_serving(host) -> None:
     assert '"devstral"' in host.check_output(
         f"curl -sf http://127.0.0.1:8000/v1/models -H 'Authorization: Bearer {KEY}'"
     )
+
+
+def test_only_the_allowed_clients_reach_the_port(host) -> None:
+    """The controller is the allowed client here: it is served; the allowlist refuses every
+    other source before vLLM sees it (the site e2e tries from a workstation)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        "http://10.88.200.10:8000/v1/models", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (fixed http URL)
+        assert json.load(response)["data"][0]["id"] == "devstral"
+    rules = host.check_output("nft list table inet ccprov_vllm_ingress")
+    assert "tcp dport != 8000 accept" in rules
+    assert "ip saddr 10.88.0.1 accept" in rules
+    assert "reject with tcp reset" in rules
+    unit = host.file("/etc/systemd/system/vllm.service").content_string
+    assert "Requires=ccprov-vllm-ingress.service" in unit
+    assert "IPAddressAllow=localhost 10.88.0.1/32" in unit

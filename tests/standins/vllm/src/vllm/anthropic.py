@@ -410,13 +410,25 @@ def _is_json(text: str) -> bool:
 
 
 def _usage(usage: dict[str, Any] | None) -> dict[str, int]:
-    """_build_anthropic_usage (no prompt_tokens_details: cache fields stay unset)."""
+    """_build_anthropic_usage (vLLM 0.33.0 entrypoints/anthropic/serving.py:75-107): cache
+    fields only from prompt_tokens_details (--enable-prompt-tokens-details), else unset;
+    input_tokens = prompt_tokens - cache_read - cache_creation. In a stream only the final
+    usage chunk carries them, so message_start never has them and message_delta does."""
     if usage is None:
         return {"input_tokens": 0, "output_tokens": 0}
-    return {
-        "input_tokens": max(0, usage["prompt_tokens"]),
-        "output_tokens": usage.get("completion_tokens") or 0,
-    }
+    out = {"input_tokens": 0, "output_tokens": usage.get("completion_tokens") or 0}
+    input_tokens = usage["prompt_tokens"]
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        # AnthropicUsage (protocol.py:57-63) field order: creation before read.
+        if details.get("created_cache_tokens") is not None:
+            input_tokens -= details["created_cache_tokens"]
+            out["cache_creation_input_tokens"] = details["created_cache_tokens"]
+        if details.get("cached_tokens") is not None:
+            input_tokens -= details["cached_tokens"]
+            out["cache_read_input_tokens"] = details["cached_tokens"]
+    out["input_tokens"] = max(0, input_tokens)
+    return out
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-num-seqs", type=int, default=None)
     serve.add_argument("--max-num-batched-tokens", type=int, default=None)
     _bool_pair(serve, "enable-prefix-caching", True)
+    # vLLM's cache flags (engine/arg_utils.py:1387, 1399): the stand-in's prefix cache uses
+    # blocks of --block-size tokens and keeps --num-gpu-blocks-override of them.
+    serve.add_argument("--block-size", type=int, default=None)
+    serve.add_argument("--num-gpu-blocks-override", type=int, default=None)
+    # entrypoints/common/cli_args.py:156: cached tokens in the responses' usage.
+    serve.add_argument("--enable-prompt-tokens-details", action="store_true")
     _bool_pair(serve, "enable-chunked-prefill", True)
     serve.add_argument("--tool-call-parser", default=None)
     serve.add_argument("--enable-auto-tool-choice", action="store_true")
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         # The stand-in "loads" Devstral 2, whose config says 262144 (256K) tokens.
         max_model_len=args.max_model_len or 262144,
         log_requests=not args.disable_log_requests,
+        prefix_caching=args.enable_prefix_caching,
+        block_size=args.block_size or 16,
+        cache_blocks=args.num_gpu_blocks_override,
+        prompt_tokens_details=args.enable_prompt_tokens_details,
     )
     return 0
 

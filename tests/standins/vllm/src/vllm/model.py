@@ -68,27 +68,43 @@ def _text_of(content: Any) -> str:
     return "\n".join(parts)
 
 
-def prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
-    """Token count of the prompt as a Mistral (v13-like) chat rendering would lay it out:
+def prompt_token_list(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+) -> list[str]:
+    """The prompt as a Mistral (v13-like) chat rendering lays it out, in stand-in tokens:
     `<s>[SYSTEM_PROMPT]..[/SYSTEM_PROMPT][AVAILABLE_TOOLS]json[/AVAILABLE_TOOLS]
-    [INST]..[/INST] answer[TOOL_CALLS]name[ARGS]{..}</s>[TOOL_RESULTS]..[/TOOL_RESULTS]`."""
-    n = 1  # <s>
-    if tools:
-        n += 2 + count(json.dumps(tools, ensure_ascii=False))
+    [INST]..[/INST] answer[TOOL_CALLS]name[ARGS]{..}</s>[TOOL_RESULTS]..[/TOOL_RESULTS]`.
+    Tools go before the first user message (mistral_common's InstructTokenizerV13: "available
+    tools are tokenized at the first user message"), so a conversation that grows keeps
+    its prefix: the prefix cache (prefix_cache.py) hashes these tokens."""
+    out = [BOS]
+    pending_tools = (
+        [TOOLS, *tokenize(json.dumps(tools, ensure_ascii=False)), TOOLS_END] if tools else []
+    )
     for message in messages:
         role = message.get("role")
         text = _text_of(message.get("content"))
-        if role == "system" or role == "user":
-            n += 2 + count(text)
+        if role == "system":
+            out += [SYSTEM, *tokenize(text), SYSTEM_END]
+        elif role == "user":
+            out += pending_tools
+            pending_tools = []
+            out += [INST, *tokenize(text), INST_END]
         elif role == "assistant":
-            n += count(text) + 1  # </s>
+            out += tokenize(text)
             for call in message.get("tool_calls") or []:
                 function = call.get("function") or {}
-                n += 2 + count(str(function.get("name", "")))
-                n += count(str(function.get("arguments", "")))
+                out += [TOOL_CALLS, *tokenize(str(function.get("name", "")))]
+                out += [ARGS, *tokenize(str(function.get("arguments", "")))]
+            out.append(EOS)
         elif role == "tool":
-            n += 2 + count(text)
-    return n
+            out += [RESULTS, *tokenize(text), RESULTS_END]
+    return out + pending_tools
+
+
+def prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    """Token count of the prompt (prompt_token_list)."""
+    return len(prompt_token_list(messages, tools))
 
 
 @dataclass

@@ -23,18 +23,23 @@ from urllib.parse import urlsplit
 from vllm import anthropic
 from vllm import model as canned
 from vllm.errors import ApiError
+from vllm.prefix_cache import DEFAULT_CAPACITY_BLOCKS, Lookup, Prefill, PrefixCache
 
 # The stand-in serves a tokenizer of this mistral_common version (Devstral 2: tekken v13).
 TOKENIZER_VERSION = os.environ.get("VLLM_STANDIN_TOKENIZER_VERSION", "v13")
+# Prefix-cache blocks per replica without --num-gpu-blocks-override (prefix_cache.py).
+DEFAULT_CACHE_BLOCKS = int(os.environ.get("VLLM_STANDIN_CACHE_BLOCKS") or DEFAULT_CAPACITY_BLOCKS)
 
 
 class Stats:
-    def __init__(self) -> None:
+    def __init__(self, cache: PrefixCache | None = None, prefill: Prefill | None = None) -> None:
         self.lock = threading.Lock()
         self.running = 0
         self.requests = 0
         self.prompt_tokens = 0
         self.generation_tokens = 0
+        self.cache = cache or PrefixCache()
+        self.prefill = prefill or Prefill()
 
 
 def _value_error(message: str, param: str | None, value: Any = None) -> ApiError:
@@ -168,8 +173,8 @@ def _mistral_common_validate(
         raise ApiError(400, str(exc)) from None
 
 
-def render(config: dict[str, Any], req: dict[str, Any]) -> int:
-    """OnlineRenderer.render_chat for a Mistral tokenizer; returns the prompt's token count."""
+def render(config: dict[str, Any], req: dict[str, Any]) -> list[str]:
+    """OnlineRenderer.render_chat for a Mistral tokenizer; returns the prompt's tokens."""
     messages = req["messages"]
     _truncate_tool_call_ids(messages)
     _validate_request_params(req)
@@ -185,7 +190,8 @@ def render(config: dict[str, Any], req: dict[str, Any]) -> int:
         )
     tools = req.get("tools")
     _mistral_common_validate(messages, tools)
-    n = canned.prompt_tokens(messages, tools)
+    prompt: list[str] = canned.prompt_token_list(messages, tools)
+    n = len(prompt)
     if n > max_len:  # renderers/params.py TokenizeParams._token_len_check
         raise ApiError(
             400,
@@ -194,7 +200,7 @@ def render(config: dict[str, Any], req: dict[str, Any]) -> int:
             "tokens. Please reduce the length of the input prompt.",
             param="input_tokens",
         )
-    return n
+    return prompt
 
 
 # --- the engine: canned tokens, max_tokens, stop strings ----------------------------------
@@ -213,6 +219,7 @@ class Generation:
     error: ApiError | None = None
     error_after: int = 0  # tokens delivered before the error
     generated: int = 0  # tokens the engine generated (>= len(tokens) after a stop string)
+    cache: Lookup | None = None  # the prefix cache's answer for the prompt (None: not run)
 
     def __post_init__(self) -> None:
         self.generated = max(self.generated, len(self.tokens))
@@ -353,6 +360,19 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
     }
 
 
+def _prompt_tokens_details(config: dict[str, Any], gen: Generation) -> dict[str, Any] | None:
+    """chat_completion/serving.py:95-113 _make_prompt_tokens_details: only with
+    --enable-prompt-tokens-details (entrypoints/common/cli_args.py:156, default off); the
+    engine's num_cached_tokens and num_cache_creation_tokens (0 when nothing was cached)."""
+    if not config.get("prompt_tokens_details") or gen.cache is None:
+        return None
+    return {
+        "cached_tokens": gen.cache.cached,
+        "created_cache_tokens": gen.cache.created,
+        "multimodal_tokens": None,
+    }
+
+
 def chat_chunks(
     config: dict[str, Any],
     req: dict[str, Any],
@@ -414,7 +434,13 @@ def chat_chunks(
             chunk["usage"] = _usage(prompt_len, i + 1)
         yield chunk
     if include_usage:
-        yield {**head, "choices": [], "usage": _usage(prompt_len, gen.generated)}
+        # serving.py:866-881: only the final usage chunk carries prompt_tokens_details; it
+        # is serialized with exclude_none (no choices, serving.py:499-501).
+        usage: dict[str, Any] = _usage(prompt_len, gen.generated)
+        details = _prompt_tokens_details(config, gen)
+        if details is not None:
+            usage["prompt_tokens_details"] = {k: v for k, v in details.items() if v is not None}
+        yield {**head, "choices": [], "usage": usage}
 
 
 def chat_full(
@@ -478,7 +504,10 @@ def chat_full(
         ],
         "service_tier": None,
         "system_fingerprint": None,
-        "usage": {**_usage(prompt_len, gen.generated), "prompt_tokens_details": None},
+        "usage": {
+            **_usage(prompt_len, gen.generated),
+            "prompt_tokens_details": _prompt_tokens_details(config, gen),
+        },
         "prompt_logprobs": None,
         "prompt_token_ids": None,
         "kv_transfer_params": None,
@@ -487,6 +516,7 @@ def chat_full(
 
 def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHandler]:
     served = config["served_names"]
+    started = time.time()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -637,6 +667,32 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 "# TYPE vllm:generation_tokens_total counter",
                 f'vllm:generation_tokens_total{{model_name="{name}"}} {stats.generation_tokens}',
             ]
+            # vLLM 0.33.0 v1/metrics/loggers.py:661-679: prometheus_client Counters named
+            # vllm:prefix_cache_queries / vllm:prefix_cache_hits (in tokens), labels
+            # ["model_name", "engine"] (loggers.py:499-504: the first served name, engine
+            # "0"), incremented per scheduler step (loggers.py:1167-1172). prometheus_client
+            # 0.26 exposes a Counter as NAME_total (+ NAME_created), labels sorted.
+            labels = f'{{engine="0",model_name="{name}"}}'
+            for metric, doc, value in (
+                (
+                    "vllm:prefix_cache_queries",
+                    "Prefix cache queries, in terms of number of queried tokens.",
+                    stats.cache.queries,
+                ),
+                (
+                    "vllm:prefix_cache_hits",
+                    "Prefix cache hits, in terms of number of cached tokens.",
+                    stats.cache.hits,
+                ),
+            ):
+                lines += [
+                    f"# HELP {metric}_total {doc}",
+                    f"# TYPE {metric}_total counter",
+                    f"{metric}_total{labels} {float(value)}",
+                    f"# HELP {metric}_created {doc}",
+                    f"# TYPE {metric}_created gauge",
+                    f"{metric}_created{labels} {started}",
+                ]
             data = ("\n".join(lines) + "\n").encode()
             self.send_response(200)
             self.send_header("content-type", "text/plain; version=0.0.4")
@@ -652,10 +708,18 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
 
         def _prepare(self, req: dict[str, Any]) -> tuple[str, int, Generation]:
             model_name = self._check_model(req)  # OpenAIServingChat.render_chat_request
-            prompt_len = render(config, req)
+            prompt = render(config, req)
+            prompt_len = len(prompt)
             gen = generate(config, req, prompt_len)
+            if gen.error is None or gen.error_after > 0:  # the engine admitted it
+                gen.cache = stats.cache.lookup_and_insert(prompt)
             self._account(prompt_len, gen)
             return model_name, prompt_len, gen
+
+        def _prefill(self, gen: Generation) -> None:
+            """Wait the time to the first token: the uncached tokens' prefill."""
+            if gen.cache is not None:
+                stats.prefill.run(gen.cache.tokens - gen.cache.cached)
 
         # --- OpenAI chat completions -------------------------------------------------------
         def _chat(self, body: dict[str, Any]) -> None:
@@ -663,9 +727,11 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             model_name, prompt_len, gen = self._prepare(body)
             ident = f"chatcmpl-{uuid.uuid4().hex}"
             if not body.get("stream"):
+                self._prefill(gen)
                 return self._json(200, chat_full(config, body, gen, prompt_len, ident, model_name))
 
             def frames() -> Iterator[str]:
+                self._prefill(gen)  # headers first, the first chunk after the prefill
                 for chunk in chat_chunks(config, body, gen, prompt_len, ident, model_name):
                     if isinstance(chunk, ApiError):
                         yield f"data: {json.dumps(chunk.openai_body())}\n\n"
@@ -682,20 +748,26 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             model_name, prompt_len, gen = self._prepare(req)
             ident = anthropic.new_message_id()
             if not body.get("stream"):
+                self._prefill(gen)
                 response = chat_full(config, req, gen, prompt_len, ident, model_name)
                 try:
                     return self._json(200, anthropic.full_converter(response))
                 except ValueError as exc:  # truncated tool arguments do not parse
                     raise ApiError(400, str(exc)) from None
             chunks = chat_chunks(config, req, gen, prompt_len, ident, model_name)
-            self._stream(anthropic.stream_converter(chunks))
+
+            def frames() -> Iterator[str]:
+                self._prefill(gen)  # headers first, message_start after the prefill
+                yield from anthropic.stream_converter(chunks)
+
+            self._stream(frames())
 
         def _count_tokens(self, body: dict[str, Any]) -> None:
             """AnthropicServingMessages.count_tokens: the rendered prompt's length."""
             anthropic.validate_count_tokens_request(body)
             req = anthropic.to_chat_completion_request(body, count_tokens=True)
             self._check_model(req)
-            n = render(config, req)
+            n = len(render(config, req))
             self._json(200, {"input_tokens": n, "context_management": {"original_input_tokens": n}})
 
         def handle_one_request(self) -> None:
@@ -722,6 +794,10 @@ def serve(
     reasoning_parser: str | None,
     max_model_len: int,
     log_requests: bool,
+    prefix_caching: bool = True,
+    block_size: int = 16,
+    cache_blocks: int | None = None,
+    prompt_tokens_details: bool = False,
 ) -> None:
     config = {
         "model": model,
@@ -732,10 +808,14 @@ def serve(
         "reasoning_parser": reasoning_parser,
         "max_model_len": max_model_len,
         "log_requests": log_requests,
+        "prompt_tokens_details": prompt_tokens_details,
     }
+    cache = PrefixCache(
+        cache_blocks or DEFAULT_CACHE_BLOCKS, block_size=block_size, enabled=prefix_caching
+    )
     # vLLM (uvicorn) accepts bursts of connections; http.server's backlog of 5 would not.
     ThreadingHTTPServer.request_queue_size = 256
-    httpd = ThreadingHTTPServer((host, port), make_handler(config, Stats()))
+    httpd = ThreadingHTTPServer((host, port), make_handler(config, Stats(cache)))
     httpd.daemon_threads = True
 
     def stop(_signum: int, _frame: Any) -> None:

@@ -1,0 +1,181 @@
+"""Network filters of the gateway: the egress allowlist (litellm_gateway_egress_filter),
+which addresses and ports LiteLLM may connect to, derived from the backends it routes to;
+and the TLS front's certificate names."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from ansible.errors import AnsibleFilterError
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _endpoint(url: str, where: str) -> dict[str, Any]:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise AnsibleFilterError(f"{where}: {url!r} is not an http(s) URL")
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError as exc:
+        raise AnsibleFilterError(f"{where}: {url!r} has a bad port") from exc
+    return {"host": parts.hostname, "port": port}
+
+
+def litellm_egress_endpoints(
+    backends: list[dict[str, Any]], extra_models: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every host:port LiteLLM forwards requests to: the backends' api_base and each extra
+    model's litellm_params.api_base. An extra model without one would go to its provider's
+    public default, which the egress filter refuses: say so now, not at the first request."""
+    found: list[dict[str, Any]] = []
+    for index, backend in enumerate(backends):
+        found.append(
+            _endpoint(str(backend.get("api_base", "")), f"litellm_gateway_backends[{index}]")
+        )
+    for index, model in enumerate(extra_models):
+        where = f"litellm_gateway_extra_models[{index}] ({model.get('model_name', '?')})"
+        api_base = (model.get("litellm_params") or {}).get("api_base")
+        if not api_base:
+            raise AnsibleFilterError(
+                f"{where} has no litellm_params.api_base, and the egress filter only lets the "
+                "gateway reach addresses it knows: set its api_base (and add the address to "
+                "litellm_gateway_egress_allow if needed), or set "
+                "litellm_gateway_egress_filter: none"
+            )
+        found.append(_endpoint(str(api_base), where))
+    unique = []
+    for item in found:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def litellm_egress_names(endpoints: list[dict[str, Any]]) -> list[str]:
+    """The endpoint hosts that are names (resolved on the gateway at deploy time)."""
+    return sorted({e["host"] for e in endpoints if not _is_address(e["host"])})
+
+
+def _allow_entry(text: str) -> dict[str, Any]:
+    """`10.0.0.0/8`, `10.0.9.7:4317`, `[fd00::7]:4317` or `fd00::/8` -> {net, port}."""
+    value, port = text.strip(), None
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        value = host
+        if rest.startswith(":"):
+            port = rest[1:]
+    elif value.count(":") == 1:
+        value, port = value.split(":")
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+        number = int(port) if port is not None else None
+    except ValueError as exc:
+        raise AnsibleFilterError(
+            f"litellm_gateway_egress_allow: {text!r} is not an address or CIDR with an "
+            "optional :port (e.g. 10.0.5.0/24 or 10.0.9.7:4317)"
+        ) from exc
+    if number is not None and not 0 < number < 65536:
+        raise AnsibleFilterError(f"litellm_gateway_egress_allow: {text!r} has a bad port")
+    return {"net": str(net), "family": "ip6" if net.version == 6 else "ip", "port": number}
+
+
+def litellm_egress_rules(
+    endpoints: list[dict[str, Any]],
+    resolved: dict[str, list[str]],
+    resolvers: list[str],
+    extra_allow: list[str],
+) -> list[dict[str, Any]]:
+    """The allowlist as {net, family, port, proto} rules: each endpoint's addresses (names
+    through `resolved`), the resolvers on port 53 when a name is used, then the extra
+    entries. Loopback is always allowed and not listed."""
+    rules: list[dict[str, Any]] = []
+
+    def add(address: str, port: int | None, proto: str = "tcp") -> None:
+        net = ipaddress.ip_network(address, strict=False)
+        if net.is_loopback:
+            return
+        rule = {
+            "net": str(net),
+            "family": "ip6" if net.version == 6 else "ip",
+            "port": port,
+            "proto": proto,
+        }
+        if rule not in rules:
+            rules.append(rule)
+
+    names = False
+    for endpoint in endpoints:
+        host = endpoint["host"]
+        if _is_address(host):
+            add(host, endpoint["port"])
+            continue
+        names = True
+        addresses = resolved.get(host) or []
+        if not addresses:
+            raise AnsibleFilterError(
+                f"the backend host {host} does not resolve on the gateway: fix its DNS or "
+                "use its address in api_base"
+            )
+        for address in addresses:
+            add(address, endpoint["port"])
+    if names:
+        for resolver in resolvers:
+            add(resolver, 53, "udp")
+            add(resolver, 53, "tcp")
+    for text in extra_allow:
+        entry = _allow_entry(str(text))
+        add(entry["net"], entry["port"])
+    return rules
+
+
+def litellm_ip_allow(rules: list[dict[str, Any]]) -> list[str]:
+    """The rules' networks for systemd's IPAddressAllow= (it has no ports)."""
+    return sorted({rule["net"] for rule in rules})
+
+
+def getent_addresses(stdout: str) -> list[str]:
+    """`getent ahosts NAME` output -> its distinct addresses, in order."""
+    found: list[str] = []
+    for line in stdout.splitlines():
+        fields = line.split()
+        if fields and _is_address(fields[0]) and fields[0] not in found:
+            found.append(fields[0])
+    return found
+
+
+def resolv_conf_nameservers(text: str) -> list[str]:
+    """The nameserver addresses of a resolv.conf."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver" and _is_address(fields[1]):
+            found.append(fields[1])
+    return found
+
+
+def litellm_tls_sans(names: list[str]) -> list[str]:
+    """Server names -> subject alternative names: addresses as IP:, names as DNS:."""
+    return [f"IP:{n}" if _is_address(n) else f"DNS:{n}" for n in names]
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "litellm_egress_endpoints": litellm_egress_endpoints,
+            "litellm_egress_names": litellm_egress_names,
+            "litellm_egress_rules": litellm_egress_rules,
+            "litellm_ip_allow": litellm_ip_allow,
+            "getent_addresses": getent_addresses,
+            "resolv_conf_nameservers": resolv_conf_nameservers,
+            "litellm_tls_sans": litellm_tls_sans,
+        }

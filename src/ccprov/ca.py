@@ -1,0 +1,179 @@
+"""`ccprov ca init -i INVENTORY`: the inventory's private CA for the gateways' TLS.
+
+Made once in `<inventory dir>/ccprov-ca/`: `ca.key` (EC P-256, PEM, unencrypted, 0600) and
+`ca.crt` (self-signed, 10 years, CA:TRUE pathlen 0). The gateway role signs each gateway's
+certificate with them (`ccprov_ca_dir`); workstations get `ca.crt`
+(`workstation_gateway_ca_file`). An existing CA is never replaced: replacing it would
+strand every certificate it signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import click
+
+DIR_NAME = "ccprov-ca"
+KEY_NAME = "ca.key"
+CERT_NAME = "ca.crt"
+VALID_DAYS = 3650
+
+
+class CAError(click.ClickException):
+    """One line naming the problem and the fix; exit 1."""
+
+
+def ca_dir(inventory: Path) -> Path:
+    if not inventory.exists():
+        raise CAError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
+    root = inventory if inventory.is_dir() else inventory.parent
+    return root.resolve() / DIR_NAME
+
+
+def _kind(path: Path) -> str:
+    """'missing', 'file', 'symlink' or 'other'."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
+def make_ca(name: str) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of a new self-signed CA called NAME."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(public)
+        .serial_number(int.from_bytes(secrets.token_bytes(16), "big") >> 1 or 1)
+        # An hour back: a gateway whose clock is a little behind still accepts it.
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        # Strict RFC 5280 checkers (Python 3.13's default, Mistral Vibe's) want it too.
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
+    """Write NAME in the directory atomically and only if it does not exist: a temporary
+    file (O_EXCL, O_NOFOLLOW, its final mode before any byte), then a hard link to NAME,
+    which fails rather than replace anything (a symlink included)."""
+    tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        mode,
+        dir_fd=dir_fd,
+    )
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)
+
+
+def init(inventory: Path) -> None:
+    directory = ca_dir(inventory)
+    key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
+    if _kind(directory) == "symlink":
+        raise CAError(f"{directory} is a symlink; refusing to write a CA key through it")
+    if directory.exists() and not directory.is_dir():
+        raise CAError(f"{directory} exists and is not a directory; move it away and run again")
+    kinds = {path: _kind(path) for path in (key_path, cert_path)}
+    for path, kind in kinds.items():
+        if kind == "symlink":
+            raise CAError(
+                f"{path} is a symlink; refusing to use it: replace it with the real file (or"
+                " remove it and the other CA file to make a new CA)"
+            )
+        if kind == "other":
+            raise CAError(f"{path} is not a regular file; move it away and run again")
+    have_key, have_cert = kinds[key_path] == "file", kinds[cert_path] == "file"
+    if have_key and have_cert:
+        click.echo(f"The CA already exists: {cert_path} (key {key_path}); nothing changed.")
+        return
+    if have_key != have_cert:
+        present, absent = (key_path, cert_path) if have_key else (cert_path, key_path)
+        raise CAError(
+            f"{present} exists but {absent} does not: restore {absent.name} from your backup,"
+            f" or remove {present} to make a new CA (the gateways' certificates and every"
+            " workstation's CA file then change)"
+        )
+
+    name = f"ccprov private CA ({directory.parent.name})"
+    key_pem, cert_pem = make_ca(name)
+    created = not directory.exists()
+    directory.mkdir(mode=0o755, parents=False, exist_ok=True)
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if created:
+            os.fchmod(dir_fd, 0o755)  # whatever the umask
+        try:
+            _write_new(dir_fd, KEY_NAME, key_pem, 0o600)
+            _write_new(dir_fd, CERT_NAME, cert_pem, 0o644)
+            # The key is unencrypted: keep it out of a git commit of the inventory.
+            if _kind(directory / ".gitignore") == "missing":
+                _write_new(dir_fd, ".gitignore", f"/{KEY_NAME}\n".encode(), 0o644)
+        except FileExistsError as exc:
+            raise CAError(
+                f"{directory / str(exc.filename2 or exc.filename)} appeared while the CA was"
+                " being made (another `ccprov ca init`?); run the command again"
+            ) from None
+    finally:
+        os.close(dir_fd)
+
+    click.echo(f"Made the private CA '{name}':")
+    click.echo(f"  {cert_path}  (certificate, 0644, valid {VALID_DAYS // 365} years)")
+    click.echo(f"  {key_path}  (private key, 0600: keep it out of version control, back it up)")
+    click.echo("Next:")
+    click.echo(
+        f"  ansible-playbook site.yml -i {inventory}   # each gateway gets a certificate"
+        " signed by it; workstations get ca.crt"
+    )
+    click.echo(f"  ccprov workstation --ca-file {cert_path} ...   # a developer set up by hand")

@@ -1,0 +1,173 @@
+"""The shell scripts the roles install, ready for shellcheck (the lint stage runs this).
+
+    python -m tests.support.shell_scripts OUTDIR
+
+prints one path per line: every file under roles/*/files/ that is a shell script (a shell
+shebang or a `# shellcheck shell=` directive, e.g. claude-switch), and every shell template
+under roles/*/templates/ (a shell shebang, or a name ending in .sh.j2) rendered into OUTDIR
+by Ansible's own template engine, from its role's defaults/main.yml and vars/main.yml (as
+tests/unit/test_unit_hardening.py renders the units), once per variant below so both sides
+of each `{% if %}` are checked. A rendered file without a shebang (a block that goes into
+~/.bashrc and ~/.zshrc) gets a `# shellcheck shell=bash` first line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES = REPO / "roles"
+SHEBANG = re.compile(r"#!\s*(/usr/bin/env\s+)?(\S*/)?(sh|bash|dash|ksh|zsh)\b")
+DIRECTIVE = re.compile(r"^# shellcheck shell=", re.MULTILINE)
+# Extra variables per role: what its preflight tasks would have looked up or set.
+ROLE_VARS: dict[str, dict[str, Any]] = {
+    "workstation": {
+        "workstation_user": "dev",
+        "workstation_home": "/home/dev",
+        "__workstation_vibe_mode": "systemd",
+    },
+}
+# Variants per role (name -> variables over ROLE_VARS): the conditional parts of the
+# templates. "default" is always rendered.
+ROLE_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "workstation": {"gateway-ca": {"__workstation_gateway_ca": True}},
+}
+
+
+def is_shell(path: Path, head: str) -> bool:
+    first = head.partition("\n")[0]
+    return bool(SHEBANG.match(first) or DIRECTIVE.search(head) or path.name.endswith(".sh.j2"))
+
+
+def head_of(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8") as f:
+            return f.read(2048)
+    except (UnicodeDecodeError, OSError):
+        return ""
+
+
+def shell_files() -> list[Path]:
+    """Shell scripts the roles copy as they are."""
+    return sorted(
+        p
+        for p in ROLES.glob("*/files/**/*")
+        if p.is_file() and "__pycache__" not in p.parts and is_shell(p, head_of(p))
+    )
+
+
+def shell_templates() -> dict[str, list[Path]]:
+    """role -> its shell templates."""
+    found: dict[str, list[Path]] = {}
+    for p in sorted(ROLES.glob("*/templates/**/*.j2")):
+        if p.is_file() and is_shell(p, head_of(p)):
+            found.setdefault(p.relative_to(ROLES).parts[0], []).append(p)
+    return found
+
+
+def render(out: Path) -> list[Path]:
+    """Render every shell template into OUT/ROLE/VARIANT/..., in one ansible-playbook run."""
+    plays: list[dict[str, Any]] = []
+    rendered: list[Path] = []
+    filters: list[str] = []
+    for role, templates in shell_templates().items():
+        role_dir = ROLES / role
+        if (role_dir / "filter_plugins").is_dir():
+            filters.append(str(role_dir / "filter_plugins"))
+        variants: dict[str, dict[str, Any]] = {"default": {}, **ROLE_VARIANTS.get(role, {})}
+        tasks = []
+        for variant, extra in variants.items():
+            items = []
+            for template in templates:
+                rel = template.relative_to(role_dir / "templates").with_suffix("")
+                dest = out / role / variant / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                rendered.append(dest)
+                items.append({"src": str(template), "dest": str(dest)})
+            tasks.append(
+                {
+                    "name": f"Render ({variant})",
+                    "ansible.builtin.template": {
+                        "src": "{{ item.src }}",
+                        "dest": "{{ item.dest }}",
+                        "mode": "0644",
+                    },
+                    # Task vars outrank the play's vars_files (the role's defaults and vars).
+                    "vars": {**ROLE_VARS.get(role, {}), **extra},
+                    "loop": items,
+                    "loop_control": {"label": "{{ item.dest }}"},
+                }
+            )
+        plays.append(
+            {
+                "name": f"Render {role}'s shell templates",
+                "hosts": "localhost",
+                "gather_facts": False,
+                "vars_files": [
+                    str(f)
+                    for f in (role_dir / "defaults/main.yml", role_dir / "vars/main.yml")
+                    if f.is_file()
+                ],
+                "vars": {"role_path": str(role_dir)},
+                "tasks": tasks,
+            }
+        )
+    if not plays:
+        return []
+    playbook = out / "render.yml"
+    playbook.write_text(json.dumps(plays))  # JSON is YAML
+    env = {
+        **os.environ,
+        # (an empty path would mean the current directory)
+        **({"ANSIBLE_FILTER_PLUGINS": ":".join(filters)} if filters else {}),
+        "ANSIBLE_HOME": str(out / ".ansible"),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            str(playbook),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"rendering the shell templates failed:\n{proc.stdout}{proc.stderr}")
+    for dest in rendered:
+        text = dest.read_text()
+        if "{{" in text or "{%" in text:
+            raise SystemExit(f"{dest}: Jinja left in the rendered template")
+        if not text.startswith("#!") and not DIRECTIVE.search(text):
+            # Sourced by bash and zsh (the rc block): check it as bash.
+            dest.write_text("# shellcheck shell=bash\n" + text)
+    return rendered
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m tests.support.shell_scripts OUTDIR", file=sys.stderr)
+        return 2
+    out = Path(argv[0]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for path in [*shell_files(), *render(out)]:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
