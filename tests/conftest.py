@@ -7,6 +7,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -90,10 +91,15 @@ def start_standin(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # Serving HTTPS (--ssl-certfile): wait for it over TLS; whether its certificate is
+    # trusted is the caller's test, not this wait's.
+    tls = "--ssl-certfile" in extra
+    context = ssl._create_unverified_context() if tls else None  # noqa: S323
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+            url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/health"
+            with urllib.request.urlopen(url, timeout=1, context=context):
                 return proc
         except OSError:
             time.sleep(0.05)

@@ -6,14 +6,16 @@ from typing import Any
 
 
 def ccprov_vllm_backend(hostvars: dict[str, Any]) -> dict[str, Any]:
-    """The gateway backend entry for one GPU host: its OpenAI-compatible /v1 URL and key."""
+    """The gateway backend entry for one GPU host: its OpenAI-compatible /v1 URL (https when
+    the host serves HTTPS: vllm_server_tls_certificate) and key."""
     address = (
         hostvars.get("ccprov_address")
         or hostvars.get("ansible_host")
         or hostvars["inventory_hostname"]
     )
     port = hostvars.get("vllm_server_port", 8000)
-    backend: dict[str, Any] = {"api_base": f"http://{address}:{port}/v1"}
+    scheme = "https" if hostvars.get("vllm_server_tls_certificate") else "http"
+    backend: dict[str, Any] = {"api_base": f"{scheme}://{address}:{port}/v1"}
     if hostvars.get("vllm_server_api_key"):
         backend["api_key"] = hostvars["vllm_server_api_key"]
     return backend

@@ -206,7 +206,8 @@ def unit_environment() -> dict[str, str]:
     unit = GATEWAY_ROLE / "templates/etc/systemd/system/litellm.service.j2"
     env: dict[str, str] = {}
     for line in unit.read_text().splitlines():
-        if line.startswith("Environment="):
+        # Lines inside a Jinja condition carry a template: not a default.
+        if line.startswith("Environment=") and "{{" not in line:
             key, _, value = line.removeprefix("Environment=").partition("=")
             env[key] = value
     env["LITELLM_LOG"] = _role_default("litellm_gateway_log_level")

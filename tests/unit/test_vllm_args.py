@@ -99,8 +99,12 @@ def test_every_flag_is_one_the_stand_in_accepts() -> None:
             "config_format": "mistral",
             "load_format": "mistral",
             "max_num_seqs": 64,
+            "ssl_certfile": "/etc/vllm/tls/vllm.crt",
+            "ssl_keyfile": "/etc/vllm/tls/vllm.key",
         }
     )
+    assert args[args.index("--ssl-certfile") + 1] == "/etc/vllm/tls/vllm.crt"
+    assert args[args.index("--ssl-keyfile") + 1] == "/etc/vllm/tls/vllm.key"
     proc = subprocess.run(
         [
             sys.executable,
@@ -114,3 +118,11 @@ def test_every_flag_is_one_the_stand_in_accepts() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_gpu_host_with_a_certificate_becomes_an_https_backend() -> None:
+    fleet = load_file("ccprov_fleet", REPO / "playbooks/filter_plugins/ccprov_fleet.py")
+    host = {"inventory_hostname": "gpu1", "ansible_host": "10.0.0.11", "vllm_server_port": 8000}
+    assert fleet.ccprov_vllm_backend(host)["api_base"] == "http://10.0.0.11:8000/v1"
+    tls = {**host, "vllm_server_tls_certificate": "-----BEGIN CERTIFICATE-----"}
+    assert fleet.ccprov_vllm_backend(tls)["api_base"] == "https://10.0.0.11:8000/v1"

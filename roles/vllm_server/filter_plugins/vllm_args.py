@@ -37,6 +37,8 @@ def vllm_serve_args(cfg: dict[str, Any]) -> list[str]:
         ("max_num_seqs", "--max-num-seqs"),
         ("host", "--host"),
         ("port", "--port"),
+        ("ssl_keyfile", "--ssl-keyfile"),
+        ("ssl_certfile", "--ssl-certfile"),
     ):
         value = cfg.get(key)
         if value not in (None, "", 0):

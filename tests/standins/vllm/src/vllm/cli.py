@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--api-key", default=None)
+    # HTTPS as vLLM 0.33 serves it (vllm/entrypoints/common/cli_args.py: ssl_keyfile,
+    # ssl_certfile, handed to uvicorn).
+    serve.add_argument("--ssl-keyfile", default=None)
+    serve.add_argument("--ssl-certfile", default=None)
     serve.add_argument("--tensor-parallel-size", "-tp", type=int, default=1)
     serve.add_argument("--pipeline-parallel-size", "-pp", type=int, default=1)
     serve.add_argument("--data-parallel-size", "-dp", type=int, default=1)
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         block_size=args.block_size or 16,
         cache_blocks=args.num_gpu_blocks_override,
         prompt_tokens_details=args.enable_prompt_tokens_details,
+        ssl_keyfile=args.ssl_keyfile,
+        ssl_certfile=args.ssl_certfile,
     )
     return 0
 

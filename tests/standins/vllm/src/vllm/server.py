@@ -798,6 +798,8 @@ def serve(
     block_size: int = 16,
     cache_blocks: int | None = None,
     prompt_tokens_details: bool = False,
+    ssl_keyfile: str | None = None,
+    ssl_certfile: str | None = None,
 ) -> None:
     config = {
         "model": model,
@@ -817,13 +819,24 @@ def serve(
     ThreadingHTTPServer.request_queue_size = 256
     httpd = ThreadingHTTPServer((host, port), make_handler(config, Stats(cache)))
     httpd.daemon_threads = True
+    scheme = "http"
+    if ssl_certfile:
+        # uvicorn's way: a server context with the certificate and key, TLS on every
+        # accepted connection (a plain-HTTP client gets a failed handshake).
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(ssl_certfile, ssl_keyfile)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
 
     def stop(_signum: int, _frame: Any) -> None:
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     print(
-        f"INFO: vLLM stand-in serving {model} as {', '.join(served_names)} on http://{host}:{port}",
+        f"INFO: vLLM stand-in serving {model} as {', '.join(served_names)} on "
+        f"{scheme}://{host}:{port}",
         file=sys.stderr,
         flush=True,
     )
