@@ -74,7 +74,9 @@ def start(hosts: dict[str, str]) -> None:
             "bash",
             "-c",
             f"mkdir -p -m 700 /root/.ssh && echo '{public}' > /root/.ssh/authorized_keys"
-            " && chmod 600 /root/.ssh/authorized_keys",
+            " && chmod 600 /root/.ssh/authorized_keys"
+            # An image from before rootfs-setup.sh made root's user manager linger (see there).
+            " && mkdir -p /var/lib/systemd/linger && touch /var/lib/systemd/linger/root",
         )
         for _ in range(60):
             state = sh("podman", "exec", name, "systemctl", "is-active", "ssh", check=False)

@@ -8,6 +8,11 @@ update-ca-certificates >/dev/null
 : >/etc/machine-id
 rm -f /var/lib/dbus/machine-id
 ln -s /etc/machine-id /var/lib/dbus/machine-id
+# root's user manager lingers: stopping it after an SSH session hangs in these containers
+# (cgroups v1 hybrid: deactivating, final-sigkill, for minutes), and the next SSH session
+# waits for that stop. With linger it is never stopped.
+mkdir -p /var/lib/systemd/linger
+: >/var/lib/systemd/linger/root
 rm -f /etc/ssh/ssh_host_*
 mkdir -p /etc/systemd/system/ssh.service.d
 cat >/etc/systemd/system/ssh.service.d/hostkeys.conf <<'UNIT'

@@ -1,10 +1,10 @@
-"""The whole stack on three test-bed hosts: `ccprov ca init -i inventories/local`, then
-`ansible-playbook site.yml -i inventories/local` (GPU host with the vLLM stand-in, gateway
-behind its HTTPS front, workstation), then, as the developer on the workstation,
-`source claude-switch local` and the real `claude -p "Say OK"` over HTTPS through
-gateway -> GPU host. A second run changes nothing. `ccprov audit` finds planted malware.
-The gateway is the only door: the workstation cannot reach vLLM, the gateway reaches
-nothing but its backend, and its front serves the client API only."""
+"""The whole stack on five test-bed hosts: `ccprov ca init -i inventories/local`, then
+`ansible-playbook site.yml -i inventories/local` (two GPU hosts with the vLLM stand-in, two
+gateways behind their HTTPS fronts sharing one Redis, a workstation), then, as the
+developer on the workstation, `source claude-switch local` and the real `claude -p "Say OK"`
+over HTTPS through gateway -> GPU host. A second run changes nothing. `ccprov audit` finds
+planted malware. The gateway is the only door: the workstation cannot reach vLLM, the
+gateway reaches nothing but its backends, and its front serves the client API only."""
 
 from __future__ import annotations
 
@@ -27,7 +27,13 @@ from tests.hostbed import hosts as testbed
 pytestmark = pytest.mark.hostbed
 
 BIN = Path(sys.executable).parent
-HOSTS = {"ccprov-gpu1": "10.89.77.11", "ccprov-gw1": "10.89.77.12", "ccprov-ws1": "10.89.77.13"}
+HOSTS = {
+    "ccprov-gpu1": "10.89.77.11",
+    "ccprov-gw1": "10.89.77.12",
+    "ccprov-ws1": "10.89.77.13",
+    "ccprov-gw2": "10.89.77.14",
+    "ccprov-gpu2": "10.89.77.15",
+}
 INVENTORY = REPO / "inventories/local"
 CA = INVENTORY / "ccprov-ca/ca.crt"
 GATEWAY_URL = "https://10.89.77.12"
@@ -83,12 +89,13 @@ def hosts() -> Iterator[dict[str, str]]:
     testbed.start(HOSTS)
     # What cannot exist on a test host: a GPU (stand-in nvidia-smi) and, on the
     # workstation, the developer's own Claude Code install (the real binary, copied in).
-    sh(
-        "podman",
-        "cp",
-        str(REPO / "tests/standins/nvidia-smi"),
-        "ccprov-gpu1:/usr/local/bin/nvidia-smi",
-    )
+    for gpu in ("ccprov-gpu1", "ccprov-gpu2"):
+        sh(
+            "podman",
+            "cp",
+            str(REPO / "tests/standins/nvidia-smi"),
+            f"{gpu}:/usr/local/bin/nvidia-smi",
+        )
     sh("podman", "cp", str(CLAUDE.resolve()), "ccprov-ws1:/usr/local/bin/claude")
     podman_exec("ccprov-ws1", "useradd", "--create-home", "--shell", "/bin/bash", "dev")
     try:
@@ -114,6 +121,7 @@ def test_site_deploys_all_three_tiers(deployed, hosts) -> None:
     assert podman_exec("ccprov-gw1", "systemctl", "is-active", "litellm").stdout.strip() == "active"
     config = podman_exec("ccprov-gw1", "cat", "/etc/litellm/config.yaml").stdout
     assert "api_base: http://10.89.77.11:8000/v1" in config  # from the gpu_hosts group
+    assert "api_base: http://10.89.77.15:8000/v1" in config
     env = podman_exec("ccprov-ws1", "cat", "/home/dev/.claude-backends.env").stdout
     assert f'LOCAL_BASE_URL="{GATEWAY_URL}"' in env  # from the gateways group, over HTTPS
     assert 'LOCAL_CA_CERT="/home/dev/.config/ccprov/gateway-ca.pem"' in env
@@ -178,7 +186,7 @@ def test_fleet_status_reports_every_host(deployed) -> None:
     assert "NVIDIA B200" in rows["ccprov-gpu1", "vllm"]
     assert "1.106.2" in rows["ccprov-gw1", "litellm"]
     assert "active" in rows["ccprov-gw1", "nginx"]  # the HTTPS front
-    assert "3 hosts: all healthy" in proc.stdout
+    assert "5 hosts: all healthy" in proc.stdout
     podman_exec("ccprov-gw1", "systemctl", "stop", "litellm")
     try:
         down = sh(str(BIN / "ccprov"), "status", "-i", str(INVENTORY), check=False)
@@ -334,9 +342,10 @@ def test_front_serves_the_client_api_only_to_known_names(deployed, tmp_path) -> 
     assert sweep(DEV_KEY, "--host", "gateway.attacker.example") == set()
 
 
-def _post_messages(key: str) -> int:
+def _post_messages(key: str, gateway: str = GATEWAY_URL, session: str | None = None) -> int:
+    headers = {"X-Claude-Code-Session-Id": session} if session else {}
     request = urllib.request.Request(
-        f"{GATEWAY_URL}/v1/messages",
+        f"{gateway}/v1/messages",
         data=json.dumps(
             {
                 "model": "devstral",
@@ -345,6 +354,7 @@ def _post_messages(key: str) -> int:
             }
         ).encode(),
         headers={
+            **headers,
             "Authorization": f"Bearer {key}",
             "anthropic-version": "2023-06-01",
             "Content-Type": "application/json",
@@ -390,3 +400,73 @@ def test_revoke_written_twice_within_one_timestamp_takes_effect(deployed) -> Non
     finally:
         write(original)
     assert _post_messages(DEV_KEY) == 200
+
+
+GATEWAYS = ("https://10.89.77.12", "https://10.89.77.14")
+GPUS = ("ccprov-gpu1", "ccprov-gpu2")
+SESSION_KEYS = (
+    DEV_KEY,
+    "sk-ccprov-dev2-local-0123456789abcdef",
+    "sk-ccprov-dev3-local-0123456789abcdef",
+)
+
+
+def _served(gpus: tuple[str, ...] = GPUS) -> dict[str, int]:
+    """Requests each GPU host's vLLM answered (its vllm:request_success_total)."""
+    found = {}
+    for gpu in gpus:
+        metrics = podman_exec(gpu, "curl", "-sf", "http://127.0.0.1:8000/metrics").stdout
+        match = re.search(r"^vllm:request_success_total\{[^}]*\} (\d+)", metrics, re.M)
+        assert match, metrics
+        found[gpu] = int(match.group(1))
+    return found
+
+
+def _session_turns(
+    session: str, key: str, turns: int, gpus: tuple[str, ...] = GPUS
+) -> tuple[list[int], dict[str, int]]:
+    """TURNS turns of one session, alternating between the two gateways: statuses and the
+    requests each of GPUS served meanwhile."""
+    before = _served(gpus)
+    statuses = [_post_messages(key, GATEWAYS[turn % 2], session=session) for turn in range(turns)]
+    after = _served(gpus)
+    return statuses, {gpu: after[gpu] - before[gpu] for gpu in gpus}
+
+
+def test_two_gateways_keep_each_session_on_one_gpu_host(deployed) -> None:
+    """Session affinity across gateways (issue #19): three developers' sessions, each turn
+    through the other gateway; every session stays on one GPU host, because both gateways
+    (and all their workers) keep their pins in the first gateway's Redis."""
+    for number, key in enumerate(SESSION_KEYS):
+        statuses, delta = _session_turns(f"e2e-session-{number}", key, 4)
+        assert statuses == [200] * 4
+        assert sorted(delta.values()) == [0, 4], (number, delta)
+    config = podman_exec("ccprov-gw2", "cat", "/etc/litellm/config.yaml").stdout
+    assert "redis_host: 10.89.77.12" in config
+    assert (
+        podman_exec(
+            "ccprov-gw2", "systemctl", "is-active", "redis-server", check=False
+        ).stdout.strip()
+        != "active"
+    )
+    # The shared Redis answers the other gateway and no one else.
+    assert _connect("ccprov-gw2", "10.89.77.12", 6379) == "connected"
+    assert _connect("ccprov-ws1", "10.89.77.12", 6379).startswith("refused")
+
+
+def test_a_stopped_gpu_host_loses_its_sessions_without_an_error(deployed) -> None:
+    _, delta = _session_turns("e2e-failover", DEV_KEY, 2)
+    pinned = next(gpu for gpu, served in delta.items() if served)
+    other = next(gpu for gpu in GPUS if gpu != pinned)
+    podman_exec(pinned, "systemctl", "stop", "vllm")
+    try:
+        statuses, moved = _session_turns("e2e-failover", DEV_KEY, 4, gpus=(other,))
+        assert statuses == [200] * 4
+        assert moved[other] == 4
+    finally:
+        podman_exec(pinned, "systemctl", "start", "vllm")
+        for _ in range(60):
+            health = podman_exec(pinned, "curl", "-sf", "http://127.0.0.1:8000/health", check=False)
+            if health.returncode == 0:
+                break
+            time.sleep(1)
