@@ -35,7 +35,13 @@ def two_hosts(tmp_path_factory) -> Iterator[tuple[Gateway, list, list[Path]]]:
         urls[0].removesuffix("/v1"),
         KEY,
         extra_env={"LITELLM_BACKEND_KEY_2": KEY},
-        extra_vars={"litellm_gateway_backends": [{"api_base": u} for u in urls]},
+        # Spread and failover without session affinity (on by default with two backends,
+        # which would pin the one key to one host): the gateway molecule scenario and the
+        # site e2e cover affinity.
+        extra_vars={
+            "litellm_gateway_backends": [{"api_base": u} for u in urls],
+            "litellm_gateway_affinity": "never",
+        },
     )
     try:
         yield gateway, [p for _, p in started], dumps

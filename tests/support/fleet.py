@@ -165,7 +165,12 @@ def start_fleet_gateway(
     venv = ensure_litellm_venv()
     tmp.mkdir(parents=True, exist_ok=True)
     backends = [{"api_base": f"{r.url}/v1"} for r in replicas]
-    path = render_gateway_config(tmp, replicas[0].url, {"litellm_gateway_backends": backends})
+    # The role's affinity off: ROUTER_SETTINGS decide it (the bench compares both ways).
+    path = render_gateway_config(
+        tmp,
+        replicas[0].url,
+        {"litellm_gateway_backends": backends, "litellm_gateway_affinity": "never"},
+    )
     config = yaml.safe_load(path.read_text())
     config["router_settings"] = {**config.get("router_settings", {}), **(router_settings or {})}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
