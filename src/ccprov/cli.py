@@ -6,11 +6,27 @@ import contextlib
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from ccprov import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _inventory_option(help_text: str, required: bool = True) -> Callable[[F], F]:
+    """`-i/--inventory` (a path), as every inventory-reading command takes it."""
+    return click.option(
+        "-i",
+        "--inventory",
+        "inventory_path",
+        type=click.Path(path_type=Path),
+        required=required,
+        help=help_text,
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -178,12 +194,9 @@ def workstation(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Backends file to read [default: $CLAUDE_BACKENDS_ENV or ~/.claude-backends.env].",
 )
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    help="Report on every host of this Ansible inventory instead of this workstation.",
+@_inventory_option(
+    "Report on every host of this Ansible inventory instead of this workstation.",
+    required=False,
 )
 @click.option("--limit", metavar="PATTERN", help="With -i: only hosts matching this pattern.")
 @click.option("--forks", default=25, show_default=True, help="With -i: hosts checked at once.")
@@ -335,13 +348,8 @@ def smoke(
 
 
 @cli.command()
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Ansible inventory (file or directory), e.g. inventories/production.",
+@_inventory_option(
+    "Ansible inventory (file or directory), e.g. inventories/production.",
 )
 @click.option("--limit", metavar="PATTERN", help="Only hosts matching this Ansible pattern.")
 @click.option("--forks", default=25, show_default=True, help="Hosts scanned at the same time.")
@@ -424,19 +432,14 @@ def keys() -> None:
     SHA-256 hashes (litellm_gateway_developer_keys); apply changes with the gateways play."""
 
 
-_inventory_option = click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="The Ansible inventory whose gateway variables hold the key hashes.",
+_keys_inventory = _inventory_option(
+    "The Ansible inventory whose gateway variables hold the key hashes."
 )
 
 
 @keys.command("add")
 @click.argument("name")
-@_inventory_option
+@_keys_inventory
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -452,7 +455,7 @@ def keys_add(name: str, inventory_path: Path, out: Path | None, rotate: bool) ->
 
 @keys.command("revoke")
 @click.argument("name")
-@_inventory_option
+@_keys_inventory
 def keys_revoke(name: str, inventory_path: Path) -> None:
     """Mark NAME's key disabled: after the gateways play it gets 401, without a restart."""
     from ccprov import keys as impl
@@ -461,7 +464,7 @@ def keys_revoke(name: str, inventory_path: Path) -> None:
 
 
 @keys.command("list")
-@_inventory_option
+@_keys_inventory
 def keys_list(inventory_path: Path) -> None:
     """Names, creation dates and states (never keys)."""
     from ccprov import keys as impl
@@ -476,13 +479,8 @@ def ca() -> None:
 
 
 @ca.command("init")
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="The Ansible inventory directory, e.g. inventories/prod: the CA goes in its"
+@_inventory_option(
+    "The Ansible inventory directory, e.g. inventories/prod: the CA goes in its"
     " ccprov-ca/ directory (ca.key mode 0600, ca.crt).",
 )
 def ca_init(inventory_path: Path) -> None:
