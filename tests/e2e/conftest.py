@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLAUDE, REPO, free_port
+from tests.support import role_templates
 
 DEV_USER = "ccprov-dev"
 
@@ -139,49 +139,14 @@ def render_gateway_config(
 ) -> Path:
     """The role's own template and variables, rendered by Ansible for one backend (plus
     EXTRA_VARS, e.g. litellm_gateway_backend_route)."""
-    playbook = tmp / "render.yml"
     dest = tmp / "config.yaml"
-    playbook.write_text(
-        f"""- hosts: localhost
-  gather_facts: false
-  vars_files: ["{GATEWAY_ROLE}/defaults/main.yml", "{GATEWAY_ROLE}/vars/main.yml"]
-  vars:
-    role_path: "{GATEWAY_ROLE}"
-  tasks:
-    - ansible.builtin.template:
-        src: "{GATEWAY_ROLE}/templates/etc/litellm/config.yaml.j2"
-        dest: "{dest}"
-        mode: "0600"
-"""
+    proc = role_templates.render(
+        tmp / "render",
+        [role_templates.Job("litellm_gateway", "etc/litellm/config.yaml.j2", dest)],
+        {"litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}], **(extra_vars or {})},
     )
-    env = {
-        **os.environ,
-        "ANSIBLE_FILTER_PLUGINS": str(GATEWAY_ROLE / "filter_plugins"),
-        "ANSIBLE_HOME": str(tmp / "ansible"),
-    }
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            json.dumps(
-                {
-                    "litellm_gateway_backends": [{"api_base": f"{backend_url}/v1"}],
-                    **(extra_vars or {}),
-                }
-            ),
-            str(playbook),
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
     return dest
 
 

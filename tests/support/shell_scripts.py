@@ -13,16 +13,14 @@ of each `{% if %}` are checked. A rendered file without a shebang (a block that 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-ROLES = REPO / "roles"
+from tests.support import role_templates
+
+ROLES = role_templates.ROLES
 SHEBANG = re.compile(r"#!\s*(/usr/bin/env\s+)?(\S*/)?(sh|bash|dash|ksh|zsh)\b")
 DIRECTIVE = re.compile(r"^# shellcheck shell=", re.MULTILINE)
 # Extra variables per role: what its preflight tasks would have looked up or set.
@@ -73,81 +71,26 @@ def shell_templates() -> dict[str, list[Path]]:
 
 def render(out: Path) -> list[Path]:
     """Render every shell template into OUT/ROLE/VARIANT/..., in one ansible-playbook run."""
-    plays: list[dict[str, Any]] = []
-    rendered: list[Path] = []
-    filters: list[str] = []
+    jobs: list[role_templates.Job] = []
     for role, templates in shell_templates().items():
-        role_dir = ROLES / role
-        if (role_dir / "filter_plugins").is_dir():
-            filters.append(str(role_dir / "filter_plugins"))
         variants: dict[str, dict[str, Any]] = {"default": {}, **ROLE_VARIANTS.get(role, {})}
-        tasks = []
         for variant, extra in variants.items():
-            items = []
             for template in templates:
-                rel = template.relative_to(role_dir / "templates").with_suffix("")
-                dest = out / role / variant / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                rendered.append(dest)
-                items.append({"src": str(template), "dest": str(dest)})
-            tasks.append(
-                {
-                    "name": f"Render ({variant})",
-                    "ansible.builtin.template": {
-                        "src": "{{ item.src }}",
-                        "dest": "{{ item.dest }}",
-                        "mode": "0644",
-                    },
-                    # Task vars outrank the play's vars_files (the role's defaults and vars).
-                    "vars": {**ROLE_VARS.get(role, {}), **extra},
-                    "loop": items,
-                    "loop_control": {"label": "{{ item.dest }}"},
-                }
-            )
-        plays.append(
-            {
-                "name": f"Render {role}'s shell templates",
-                "hosts": "localhost",
-                "gather_facts": False,
-                "vars_files": [
-                    str(f)
-                    for f in (role_dir / "defaults/main.yml", role_dir / "vars/main.yml")
-                    if f.is_file()
-                ],
-                "vars": {"role_path": str(role_dir)},
-                "tasks": tasks,
-            }
-        )
-    if not plays:
+                rel = template.relative_to(ROLES / role / "templates")
+                jobs.append(
+                    role_templates.Job(
+                        role,
+                        str(rel),
+                        out / role / variant / rel.with_suffix(""),
+                        {**ROLE_VARS.get(role, {}), **extra},
+                    )
+                )
+    if not jobs:
         return []
-    playbook = out / "render.yml"
-    playbook.write_text(json.dumps(plays))  # JSON is YAML
-    env = {
-        **os.environ,
-        # (an empty path would mean the current directory)
-        **({"ANSIBLE_FILTER_PLUGINS": ":".join(filters)} if filters else {}),
-        "ANSIBLE_HOME": str(out / ".ansible"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-    }
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(playbook),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = role_templates.render(out, jobs)
     if proc.returncode != 0:
         raise SystemExit(f"rendering the shell templates failed:\n{proc.stdout}{proc.stderr}")
+    rendered = [job.dest for job in jobs]
     for dest in rendered:
         text = dest.read_text()
         if "{{" in text or "{%" in text:

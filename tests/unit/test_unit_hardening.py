@@ -4,19 +4,16 @@ role's own defaults and vars, scored by `systemd-analyze security --offline=true
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support import role_templates
 
-ROLES = REPO / "roles"
 # name -> (role, template under its templates/, systemd-analyze --user, highest exposure)
 UNITS: dict[str, tuple[str, str, bool, float]] = {
     "litellm.service": (
@@ -41,59 +38,14 @@ SCORE = re.compile(r"Overall exposure level for (\S+): (\d+\.\d+)")
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """All three units, rendered in one ansible-playbook run: one play per role, each with
-    that role's defaults/main.yml and vars/main.yml and its filter plugins."""
+    """All the units, rendered in one ansible-playbook run: each with its role's
+    defaults/main.yml and vars/main.yml and the roles' filter plugins."""
     tmp = tmp_path_factory.mktemp("units")
-    plays = []
-    for name, (role, template, _, _) in UNITS.items():
-        role_dir = ROLES / role
-        plays.append(
-            {
-                "hosts": "localhost",
-                "gather_facts": False,
-                "vars_files": [
-                    str(role_dir / "defaults/main.yml"),
-                    str(role_dir / "vars/main.yml"),
-                ],
-                "vars": {"role_path": str(role_dir)},
-                "tasks": [
-                    {
-                        "ansible.builtin.template": {
-                            "src": str(role_dir / "templates" / template),
-                            "dest": str(tmp / name),
-                            "mode": "0644",
-                        }
-                    }
-                ],
-            }
-        )
-    playbook = tmp / "render.yml"
-    playbook.write_text(json.dumps(plays))  # JSON is YAML
-    filters = [ROLES / role / "filter_plugins" for role, *_ in UNITS.values()]
-    env = {
-        **os.environ,
-        "ANSIBLE_FILTER_PLUGINS": ":".join(str(p) for p in filters if p.is_dir()),
-        "ANSIBLE_HOME": str(tmp / "ansible"),
-    }
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            json.dumps(EXTRA_VARS),
-            str(playbook),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    jobs = [
+        role_templates.Job(role, template, tmp / name)
+        for name, (role, template, _, _) in UNITS.items()
+    ]
+    proc = role_templates.render(tmp / "render", jobs, EXTRA_VARS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return tmp
 

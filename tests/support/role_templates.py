@@ -1,0 +1,93 @@
+"""Render role templates as the roles do: Ansible's template engine on localhost, each role's
+defaults/main.yml and vars/main.yml, every role's filter plugins. Used for the units'
+sandboxing scores, the shell scripts shellcheck reads, and the gateway config the e2e tests
+run LiteLLM with."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROLES = Path(__file__).resolve().parents[2] / "roles"
+
+
+@dataclass(frozen=True)
+class Job:
+    """ROLE's templates/TEMPLATE rendered to DEST; VARS over the role's defaults and vars
+    (task variables outrank the play's vars_files)."""
+
+    role: str
+    template: str
+    dest: Path
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+def render(
+    workdir: Path, jobs: list[Job], extra_vars: dict[str, Any] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """All JOBS in one ansible-playbook run (a play per role); EXTRA_VARS as `-e`. The
+    caller judges the result."""
+    plays: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        role_dir = ROLES / job.role
+        play = plays.setdefault(
+            job.role,
+            {
+                "name": f"Render {job.role}'s templates",
+                "hosts": "localhost",
+                "gather_facts": False,
+                "vars_files": [
+                    str(f)
+                    for f in (role_dir / "defaults/main.yml", role_dir / "vars/main.yml")
+                    if f.is_file()
+                ],
+                "vars": {"role_path": str(role_dir)},
+                "tasks": [],
+            },
+        )
+        job.dest.parent.mkdir(parents=True, exist_ok=True)
+        play["tasks"].append(
+            {
+                "name": f"Render {job.template}",
+                "ansible.builtin.template": {
+                    "src": str(role_dir / "templates" / job.template),
+                    "dest": str(job.dest),
+                    "mode": "0644",
+                },
+                "vars": job.vars,
+            }
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    playbook = workdir / "render.yml"
+    playbook.write_text(json.dumps(list(plays.values())))  # JSON is YAML
+    filters = [str(d) for d in sorted(ROLES.glob("*/filter_plugins")) if d.is_dir()]
+    env = {
+        **os.environ,
+        "ANSIBLE_FILTER_PLUGINS": ":".join(filters),
+        "ANSIBLE_HOME": str(workdir / ".ansible"),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+    command = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+    ]
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(
+        [*command, str(playbook)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
