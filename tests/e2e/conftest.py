@@ -10,9 +10,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,12 +190,35 @@ def start_gateway(
     extra_vars: dict[str, object] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Gateway]:
     """The real pinned LiteLLM with the role's config, unit environment and key hook."""
-    venv = ensure_litellm_venv()
     config = render_gateway_config(tmp, backend_url, extra_vars)
+    return launch_gateway(
+        tmp,
+        config,
+        {"LITELLM_BACKEND_KEY_1": backend_key, **(extra_env or {})},
+        workers=workers,
+        extra_args=extra_args,
+    )
+
+
+def launch_gateway(
+    tmp: Path,
+    config: Path,
+    env: dict[str, str],
+    workers: int = 1,
+    extra_args: tuple[str, ...] = (),
+    developers: Mapping[str, Any] | None = None,
+    ready_seconds: float = 120,
+) -> tuple[subprocess.Popen[bytes], Gateway]:
+    """The real pinned LiteLLM on CONFIG with the role's unit environment and key hook
+    (DEVELOPERS in its keys file), plus ENV (the backends' keys), on a free loopback port;
+    returns once /health/readiness answers."""
+    import yaml
+
+    venv = ensure_litellm_venv()
     # The per-developer key hook sits next to the config, as the role installs it.
     shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
     keys_file = tmp / "keys.yaml"
-    keys_file.write_text("developers: {}\n")
+    keys_file.write_text(yaml.safe_dump({"developers": developers or {}}))
     port = free_port()
     log = tmp / "litellm.log"
     env = {
@@ -203,9 +227,8 @@ def start_gateway(
         "HOME": str(tmp),
         "XDG_CACHE_HOME": str(tmp / "cache"),
         "LITELLM_MASTER_KEY": MASTER_KEY,
-        "LITELLM_BACKEND_KEY_1": backend_key,
         "CCPROV_KEYS_FILE": str(keys_file),
-        **(extra_env or {}),
+        **env,
     }
     command = [
         str(venv / "bin/litellm"),
@@ -222,7 +245,7 @@ def start_gateway(
     with log.open("w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + ready_seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("LiteLLM exited at start:\n" + log.read_text()[-3000:])

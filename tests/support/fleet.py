@@ -23,13 +23,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import free_port, start_standin
-from tests.e2e.conftest import (
-    GATEWAY_ROLE,
-    MASTER_KEY,
-    ensure_litellm_venv,
-    render_gateway_config,
-    unit_environment,
-)
+from tests.e2e.conftest import launch_gateway, render_gateway_config
 
 STANDIN_KEY = "sk-fleet-standin-0123456789abcdef0123"
 
@@ -162,7 +156,6 @@ def start_fleet_gateway(
     """The real pinned LiteLLM with the role's config for REPLICAS (one deployment each),
     ROUTER_SETTINGS laid over the role's router_settings, and the role's unit environment;
     DEVELOPERS go in the key hook's file ({name: {"sha256": hex}})."""
-    venv = ensure_litellm_venv()
     tmp.mkdir(parents=True, exist_ok=True)
     backends = [{"api_base": f"{r.url}/v1"} for r in replicas]
     # The role's affinity off: ROUTER_SETTINGS decide it (the bench compares both ways).
@@ -174,34 +167,13 @@ def start_fleet_gateway(
     config = yaml.safe_load(path.read_text())
     config["router_settings"] = {**config.get("router_settings", {}), **(router_settings or {})}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
-    keys_file = tmp / "keys.yaml"
-    keys_file.write_text(yaml.safe_dump({"developers": developers or {}}))
-    port = free_port()
-    log = tmp / "litellm.log"
-    env = {
-        **unit_environment(),
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp),
-        "XDG_CACHE_HOME": str(tmp / "cache"),
-        "LITELLM_MASTER_KEY": MASTER_KEY,
-        "CCPROV_KEYS_FILE": str(keys_file),
-        **{f"LITELLM_BACKEND_KEY_{i}": STANDIN_KEY for i in range(1, len(replicas) + 1)},
-        **(extra_env or {}),
-    }
-    command = [str(venv / "bin/litellm"), "--config", str(path), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--num_workers", str(workers)]
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("LiteLLM exited at start:\n" + log.read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(f"{url}/health/readiness", timeout=2):
-                return FleetGateway(url, MASTER_KEY, log, config, proc)
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("LiteLLM did not become ready:\n" + log.read_text()[-3000:])
+    keys = {f"LITELLM_BACKEND_KEY_{i}": STANDIN_KEY for i in range(1, len(replicas) + 1)}
+    proc, gateway = launch_gateway(
+        tmp,
+        path,
+        {**keys, **(extra_env or {})},
+        workers=workers,
+        developers=developers,
+        ready_seconds=180,
+    )
+    return FleetGateway(gateway.url, gateway.master_key, gateway.log, config, proc)
