@@ -224,9 +224,7 @@ CONNECT = (
 
 def _connect_as(host, user: str, port: int) -> str:
     prefix = f"setpriv --reuid {user} --regid {user} --clear-groups " if user != "root" else ""
-    return host.check_output(
-        f"{prefix}python3 -c {CONNECT!r} {CONTROLLER} {port}".replace("\\n", "\n")
-    )
+    return host.check_output(f"{prefix}python3 -c {shlex.quote(CONNECT)} {CONTROLLER} {port}")
 
 
 def test_gateway_services_reach_only_their_backends(host) -> None:
