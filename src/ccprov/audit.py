@@ -10,12 +10,12 @@ clean exits 1; --allow-partial lets PARTIAL through (still printed).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
-
 from ccprov import fleet, guard, inventory
+from ccprov.errors import CcprovError
 
 # How many unreadable paths the table names per host (JSON has the probe's list).
 SHOWN_UNREADABLE = 5
@@ -100,21 +100,55 @@ def _sudo_failed(result: fleet.HostResult) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Report:
+    """Per host, in inventory order: host, group, state, litellm (versions), findings
+    (lines), attention, privileged, unreadable."""
+
+    hosts: list[dict[str, Any]]
+
+    @property
+    def needing_attention(self) -> int:
+        return sum(bool(r["attention"]) for r in self.hosts)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.needing_attention else 0
+
+    def render(self, as_json: bool = False) -> str:
+        """The report as JSON, or as the table with its summary line."""
+        if as_json:
+            return json.dumps(self.hosts, indent=2)
+        report, bad = self.hosts, self.needing_attention
+        width = max(len(r["host"]) for r in report)
+        lines = [f"{'HOST':<{width}}  {'GROUP':<12}  {'STATE':<11}  LITELLM"]
+        for r in report:
+            lines.append(
+                f"{r['host']:<{width}}  {r['group']:<12}  {r['state']:<11}  {r['litellm']}"
+            )
+            lines += [f"{'':<{width}}    - {line}" for line in r["findings"]]
+        allowed = sum(r["state"] == "PARTIAL" and not r["attention"] for r in report)
+        lines.append(
+            f"{len(report)} hosts audited: {len(report) - bad - allowed} clean,"
+            + (f" {allowed} partial (--allow-partial)," if allowed else "")
+            + f" {bad} need attention"
+        )
+        return "\n".join(lines)
+
+
 def run(
     inventory_path: Path,
     limit: str | None,
     forks: int,
     allow_pth: list[str],
     roots: list[str],
-    as_json: bool,
     allow_partial: bool = False,
     accept_new_host_keys: bool = False,
-) -> int:
+) -> Report:
+    """Scan every host of the inventory (matching LIMIT); what was found, per host."""
     hosts = inventory.load(inventory_path, limit)
     if not hosts:
-        raise click.ClickException(
-            f"no hosts in {inventory_path}" + (f" match {limit}" if limit else "")
-        )
+        raise CcprovError(f"no hosts in {inventory_path}" + (f" match {limit}" if limit else ""))
     source = guard.source()
     # One probe run per (policy, become): inventories may extend the denylist per group.
     groups: dict[tuple[str, bool | None], list[inventory.Host]] = {}
@@ -176,20 +210,4 @@ def run(
                 "unreadable": [] if result.data is None else result.data.get("unreadable", []),
             }
         )
-    bad = sum(bool(r["attention"]) for r in report)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        width = max(len(r["host"]) for r in report)
-        click.echo(f"{'HOST':<{width}}  {'GROUP':<12}  {'STATE':<11}  LITELLM")
-        for r in report:
-            click.echo(f"{r['host']:<{width}}  {r['group']:<12}  {r['state']:<11}  {r['litellm']}")
-            for line in r["findings"]:
-                click.echo(f"{'':<{width}}    - {line}")
-        allowed = sum(r["state"] == "PARTIAL" and not r["attention"] for r in report)
-        click.echo(
-            f"{len(report)} hosts audited: {len(report) - bad - allowed} clean,"
-            + (f" {allowed} partial (--allow-partial)," if allowed else "")
-            + f" {bad} need attention"
-        )
-    return 1 if bad else 0
+    return Report(report)

@@ -13,9 +13,10 @@ import datetime as dt
 import os
 import secrets
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
-import click
+from ccprov.errors import CcprovError
 
 DIR_NAME = "ccprov-ca"
 KEY_NAME = "ca.key"
@@ -23,13 +24,20 @@ CERT_NAME = "ca.crt"
 VALID_DAYS = 3650
 
 
-class CAError(click.ClickException):
-    """One line naming the problem and the fix; exit 1."""
+@dataclass(frozen=True)
+class CA:
+    """The inventory's CA: made now (CREATED) or found as it was."""
+
+    name: str
+    """The new CA's common name; empty for one that existed."""
+    cert_path: Path
+    key_path: Path
+    created: bool
 
 
 def ca_dir(inventory: Path) -> Path:
     if not inventory.exists():
-        raise CAError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
+        raise CcprovError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
     root = inventory if inventory.is_dir() else inventory.parent
     return root.resolve() / DIR_NAME
 
@@ -118,29 +126,28 @@ def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
         os.unlink(tmp, dir_fd=dir_fd)
 
 
-def init(inventory: Path) -> None:
+def init(inventory: Path) -> CA:
     directory = ca_dir(inventory)
     key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
     if _kind(directory) == "symlink":
-        raise CAError(f"{directory} is a symlink; refusing to write a CA key through it")
+        raise CcprovError(f"{directory} is a symlink; refusing to write a CA key through it")
     if directory.exists() and not directory.is_dir():
-        raise CAError(f"{directory} exists and is not a directory; move it away and run again")
+        raise CcprovError(f"{directory} exists and is not a directory; move it away and run again")
     kinds = {path: _kind(path) for path in (key_path, cert_path)}
     for path, kind in kinds.items():
         if kind == "symlink":
-            raise CAError(
+            raise CcprovError(
                 f"{path} is a symlink; refusing to use it: replace it with the real file (or"
                 " remove it and the other CA file to make a new CA)"
             )
         if kind == "other":
-            raise CAError(f"{path} is not a regular file; move it away and run again")
+            raise CcprovError(f"{path} is not a regular file; move it away and run again")
     have_key, have_cert = kinds[key_path] == "file", kinds[cert_path] == "file"
     if have_key and have_cert:
-        click.echo(f"The CA already exists: {cert_path} (key {key_path}); nothing changed.")
-        return
+        return CA("", cert_path, key_path, created=False)
     if have_key != have_cert:
         present, absent = (key_path, cert_path) if have_key else (cert_path, key_path)
-        raise CAError(
+        raise CcprovError(
             f"{present} exists but {absent} does not: restore {absent.name} from your backup,"
             f" or remove {present} to make a new CA (the gateways' certificates and every"
             " workstation's CA file then change)"
@@ -161,19 +168,11 @@ def init(inventory: Path) -> None:
             if _kind(directory / ".gitignore") == "missing":
                 _write_new(dir_fd, ".gitignore", f"/{KEY_NAME}\n".encode(), 0o644)
         except FileExistsError as exc:
-            raise CAError(
+            raise CcprovError(
                 f"{directory / str(exc.filename2 or exc.filename)} appeared while the CA was"
                 " being made (another `ccprov ca init`?); run the command again"
             ) from None
     finally:
         os.close(dir_fd)
 
-    click.echo(f"Made the private CA '{name}':")
-    click.echo(f"  {cert_path}  (certificate, 0644, valid {VALID_DAYS // 365} years)")
-    click.echo(f"  {key_path}  (private key, 0600: keep it out of version control, back it up)")
-    click.echo("Next:")
-    click.echo(
-        f"  ansible-playbook site.yml -i {inventory}   # each gateway gets a certificate"
-        " signed by it; workstations get ca.crt"
-    )
-    click.echo(f"  ccprov workstation --ca-file {cert_path} ...   # a developer set up by hand")
+    return CA(name, cert_path, key_path, created=True)

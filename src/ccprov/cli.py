@@ -1,4 +1,6 @@
-"""The ccprov command line. Heavy modules are imported inside commands so --help is fast."""
+"""The ccprov command line: the only module that knows click. The domain modules return
+data and raise CcprovError; here their results are printed and their errors reported.
+Heavy modules are imported inside commands so --help is fast."""
 
 from __future__ import annotations
 
@@ -6,15 +8,64 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ccprov import __version__
+from ccprov import __version__, envfile
+from ccprov.errors import CcprovError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _report(exc: CcprovError, ctx: click.Context) -> NoReturn:
+    """Hand EXC to click: a usage error (usage line, exit 2), a plain `ccprov COMMAND:
+    message` line, or click's `Error: message`."""
+    if exc.usage:
+        raise click.UsageError(exc.message, ctx) from None
+    if exc.plain:
+        # The terminal may be gone (SIGHUP): the exit status still tells.
+        with contextlib.suppress(OSError):
+            click.echo(f"ccprov {ctx.info_name}: {exc.message}", err=True)
+        raise click.exceptions.Exit(exc.exit_code) from None
+    error = click.ClickException(exc.message)
+    error.exit_code = exc.exit_code  # type: ignore[misc]  # a ClassVar in click's stubs
+    raise error from None
+
+
+class _Command(click.Command):
+    """A command whose CcprovErrors click reports (see _report)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CcprovError as exc:
+            _report(exc, ctx)
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are _Groups too
+
+
+def _echo_all(lines: Iterable[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+class _Terminal:
+    """workstation.Console on click: prompts and confirmations on the terminal."""
+
+    def echo(self, message: str = "", err: bool = False) -> None:
+        click.echo(message, err=err)
+
+    def prompt(self, text: str, hide_input: bool = False) -> str:
+        return str(click.prompt(text, hide_input=hide_input))
+
+    def confirm(self, text: str, default: bool = True) -> bool:
+        return click.confirm(text, default=default)
 
 
 def _inventory_option(help_text: str, required: bool = True) -> Callable[[F], F]:
@@ -29,7 +80,7 @@ def _inventory_option(help_text: str, required: bool = True) -> Callable[[F], F]
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ccprov")
 def cli() -> None:
     """Provision Claude Code on self-hosted models: GPU hosts (vLLM), the gateway (LiteLLM)
@@ -157,35 +208,26 @@ def workstation(
     ~/.claude-backends.env (your key, mode 0600), the cc / cc-local / cc-cloud / cc-vibe
     aliases, Claude Code settings and skills; then check the gateway answers. With --vibe,
     also the loopback LiteLLM proxy behind cc-vibe; with --agent, OpenCode / Mistral Vibe."""
-    from ccprov import runner
     from ccprov import workstation as impl
 
-    try:
-        code = impl.run(
-            host=host,
-            user=user,
-            base_url=base_url,
-            token_file=token_file,
-            token_stdin=token_stdin,
-            model=model,
-            shell=shell,
-            vibe=impl.VibeOptions(vibe, mistral_key_file, mistral_api_base, vibe_port),
-            agents=agents,
-            vibe_python=vibe_python,
-            ca_file=ca_file,
-            check=check,
-            verify=not no_verify,
-            yes=yes,
-            verbose=verbose,
-        )
-    except runner.Interrupted as exc:
-        # The terminal may be gone (SIGHUP): the exit status still tells.
-        with contextlib.suppress(OSError):
-            click.echo(f"ccprov workstation: {exc}", err=True)
-        sys.exit(128 + exc.signum)
-    except runner.RunnerError as exc:
-        raise click.ClickException(str(exc)) from None
-    sys.exit(code)
+    request = impl.WorkstationRequest(
+        host=host,
+        user=user,
+        base_url=base_url,
+        token_file=token_file,
+        token_stdin=token_stdin,
+        model=model,
+        shell=shell,
+        vibe=impl.VibeOptions(vibe, mistral_key_file, mistral_api_base, vibe_port),
+        agents=agents,
+        vibe_python=vibe_python,
+        ca_file=ca_file,
+        check=check,
+        verify=not no_verify,
+        yes=yes,
+        verbose=verbose,
+    )
+    sys.exit(impl.run(request, _Terminal()))
 
 
 @cli.command()
@@ -219,21 +261,21 @@ def status(
     pinned vs installed version, health endpoint and GPUs; exit 1 if anything is wrong."""
     if inventory_path:
         from ccprov import fleet_status
-        from ccprov.runner import RunnerError
 
-        try:
-            sys.exit(fleet_status.run(inventory_path, limit, forks, accept_new_host_keys))
-        except RunnerError as exc:
-            raise click.ClickException(str(exc)) from None
+        fleet = fleet_status.run(inventory_path, limit, forks, accept_new_host_keys)
+        click.echo(fleet.render())
+        sys.exit(fleet.exit_code)
     from ccprov import status as impl
 
-    sys.exit(impl.run(env_file))
+    report = impl.run(env_file)
+    _echo_all(report.lines())
+    sys.exit(report.exit_code)
 
 
 @cli.command()
 @click.option(
     "--backend",
-    type=click.Choice(["local", "vllm", "ollama", "lmstudio", "vibe"]),
+    type=click.Choice(envfile.BACKENDS),
     default="local",
     show_default=True,
     help="Which backend of the env file to test.",
@@ -286,65 +328,23 @@ def smoke(
     against a backend (simple prompt, Read tool, -p, skip-permissions, no --model, code
     generation, code review, reasoning, error recovery) and print pass/fail with times.
     Exit 1 if any case fails."""
-    from ccprov import envfile
     from ccprov import smoke as impl
 
-    try:
-        values = envfile.load(env_file)
-    except envfile.EnvFileError as exc:
-        raise click.ClickException(str(exc)) from None
-    chosen = next(b for b in envfile.backends(values) if b.name == backend)
-    if not chosen.configured or not chosen.token or not chosen.model:
-        raise click.ClickException(
-            f"backend '{backend}' is not configured in the env file; run `ccprov workstation`"
+    run = impl.prepare(
+        impl.SmokeRequest(
+            backend=backend,
+            env_file=env_file,
+            claude_path=claude_path,
+            only=only,
+            timeout=timeout,
+            agents=agents,
+            runs=runs,
+            conformance=conformance,
         )
-    from ccprov import probe
-
-    # The certificate first (a handshake, no key sent): one plain line instead of every
-    # case failing on it. Verified with LOCAL_CA_CERT, else the system's trust store.
-    problem = probe.tls_check(chosen.base_url, chosen.ca_file)
-    if problem:
-        click.echo(f"ccprov smoke: {problem}", err=True)
-        sys.exit(1)
-    if conformance:
-        from ccprov import conformance as checks
-
-        click.echo(f"Conformance checks against {chosen.base_url} (model {chosen.model})")
-        target = checks.Target(chosen.base_url, chosen.token, chosen.model, timeout, chosen.ca_file)
-        failed = 0
-        for result in checks.run(target, only):
-            click.echo(result.line())
-            failed += not result.ok
-        sys.exit(1 if failed else 0)
-    if agents:
-        from ccprov import agents_compare
-
-        if backend != "local":
-            # OpenCode and Vibe are configured (by ccprov workstation) for the gateway only.
-            raise click.UsageError(
-                "--agents compares the harnesses on the gateway: use --backend local"
-            )
-
-        click.echo(
-            f"Harness comparison against {chosen.base_url} (model {chosen.model}),"
-            f" median of {runs} run(s) per cell"
-        )
-        names, table = agents_compare.compare(chosen, claude_path, runs, timeout)
-        click.echo(agents_compare.render(names, table))
-        click.echo("✗: an answer did not pass the check (expected with a stand-in backend)")
-        errors = [c for row in table.values() for c in row.values() if c and c.error]
-        sys.exit(1 if errors else 0)
-    claude = claude_path or impl.find_claude()
-    if not claude:
-        raise click.ClickException(
-            "claude not found: npm install -g @anthropic-ai/claude-code, or pass --claude PATH"
-        )
-    click.echo(f"Claude Code smoke test against {chosen.base_url} (model {chosen.model})")
-    outcomes = impl.run(chosen, claude, timeout, only)
-    click.echo(impl.table(outcomes))
-    failed = sum(not o.passed for o in outcomes)
-    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    )
+    click.echo(run.title)
+    _echo_all(run.lines())
+    sys.exit(run.exit_code)
 
 
 @cli.command()
@@ -397,8 +397,9 @@ def audit(
     \b
     Every Python environment below the roots is checked (venvs, pipx and uv tool installs,
     uvx caches, system site-packages/dist-packages, any depth):
-    - litellm 1.82.7 / 1.82.8 (or the inventory's litellm_gateway_denylist), as
-      dist-info, egg-info or egg: COMPROMISED;
+    - a litellm version on the guard's built-in denylist (the PyPI releases that shipped
+      malware) or the inventory's litellm_gateway_denylist, as dist-info, egg-info or
+      egg: COMPROMISED;
     - litellm_init.pth anywhere: COMPROMISED;
     - a .pth line that runs code (import ...) other than the known packaging helpers'
       exact content, or sitecustomize / usercustomize in a site directory: WARNING.
@@ -408,22 +409,18 @@ def audit(
     Exit 1 if anything is found, a host cannot be scanned, or a scan is partial (unless
     --allow-partial)."""
     from ccprov import audit as impl
-    from ccprov.runner import RunnerError
 
-    try:
-        code = impl.run(
-            inventory_path,
-            limit,
-            forks,
-            list(allow_pth),
-            list(roots),
-            as_json,
-            allow_partial=allow_partial,
-            accept_new_host_keys=accept_new_host_keys,
-        )
-    except RunnerError as exc:
-        raise click.ClickException(str(exc)) from None
-    sys.exit(code)
+    report = impl.run(
+        inventory_path,
+        limit,
+        forks,
+        list(allow_pth),
+        list(roots),
+        allow_partial=allow_partial,
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    click.echo(report.render(as_json))
+    sys.exit(report.exit_code)
 
 
 @cli.group()
@@ -450,7 +447,18 @@ def keys_add(name: str, inventory_path: Path, out: Path | None, rotate: bool) ->
     """Make a strong random key for NAME, store its hash, and show the key once."""
     from ccprov import keys as impl
 
-    impl.add(inventory_path, name, out, rotate)
+    added = impl.add(inventory_path, name, out, rotate)
+    click.echo(f"Added a key for '{name}' (hash in {added.path}).")
+    if added.out is not None:
+        click.echo(f"The key is in {added.out} (mode 0600): hand it over, then delete the file.")
+    else:
+        click.echo("The key, shown once (store it in vault, give it to the developer):")
+        click.echo(added.key)
+    click.echo(
+        "Next: `ansible-playbook playbooks/gateways.yml -i <inventory>` (no restart), and the "
+        f"developer runs `ccprov workstation --token-stdin` (or put it in vault as "
+        f"vault_developer_keys.{name} for site.yml)."
+    )
 
 
 @keys.command("revoke")
@@ -460,7 +468,11 @@ def keys_revoke(name: str, inventory_path: Path) -> None:
     """Mark NAME's key disabled: after the gateways play it gets 401, without a restart."""
     from ccprov import keys as impl
 
-    impl.revoke(inventory_path, name)
+    path = impl.revoke(inventory_path, name)
+    click.echo(
+        f"Revoked '{name}' in {path}. Apply it: `ansible-playbook playbooks/gateways.yml -i "
+        "<inventory>`; the gateway then answers that key with 401, without a restart."
+    )
 
 
 @keys.command("list")
@@ -469,7 +481,13 @@ def keys_list(inventory_path: Path) -> None:
     """Names, creation dates and states (never keys)."""
     from ccprov import keys as impl
 
-    impl.listing(inventory_path)
+    path, entries = impl.listing(inventory_path)
+    if not entries:
+        click.echo(f"No developer keys in {path}.")
+        return
+    click.echo(f"{'NAME':<24} {'CREATED':<11} STATE")
+    for entry in entries:
+        click.echo(f"{entry.name:<24} {entry.created:<11} {entry.state}")
 
 
 @cli.group()
@@ -488,7 +506,20 @@ def ca_init(inventory_path: Path) -> None:
     (self-signed, 10 years). An existing CA is kept as it is; never overwritten."""
     from ccprov import ca as impl
 
-    impl.init(inventory_path)
+    made = impl.init(inventory_path)
+    cert_path, key_path = made.cert_path, made.key_path
+    if not made.created:
+        click.echo(f"The CA already exists: {cert_path} (key {key_path}); nothing changed.")
+        return
+    click.echo(f"Made the private CA '{made.name}':")
+    click.echo(f"  {cert_path}  (certificate, 0644, valid {impl.VALID_DAYS // 365} years)")
+    click.echo(f"  {key_path}  (private key, 0600: keep it out of version control, back it up)")
+    click.echo("Next:")
+    click.echo(
+        f"  ansible-playbook site.yml -i {inventory_path}   # each gateway gets a certificate"
+        " signed by it; workstations get ca.crt"
+    )
+    click.echo(f"  ccprov workstation --ca-file {cert_path} ...   # a developer set up by hand")
 
 
 REPORT_TO = "the ccprov maintainers (the ccprov repository's issue tracker)"

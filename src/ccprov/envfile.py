@@ -7,13 +7,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ccprov.errors import CcprovError
+
+# The backends claude-switch knows, in its order; the CLI's --backend choices too.
 BACKENDS = ("local", "vllm", "ollama", "lmstudio", "vibe")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BARE_FORBIDDEN = re.compile(r"[\s\"'$`\\]")
 _DOUBLE_FORBIDDEN = re.compile(r"[\"$`\\]")
 
 
-class EnvFileError(ValueError):
+class EnvFileError(CcprovError):
     """The env file cannot be used; the message says where and how to fix it."""
 
 

@@ -1,22 +1,61 @@
 """`ccprov status -i INVENTORY`: per host, service, pinned vs installed version, health,
 vLLM's prefix-cache hit rate (CACHE: share of prompt tokens served from the cache since it
-started; session affinity at the gateway keeps it high), GPUs."""
+started; session affinity at the gateway keeps it high), GPUs.
+
+What a host should run (version pin, port, install root) is the inventory's value, else
+the role's default, read from the role's defaults/main.yml that ships with ccprov. The probe
+(status_probe.py) gets them as its argument: it runs on the host and reads no role file.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import click
+from ccprov import fleet, inventory, paths
+from ccprov.errors import CcprovError
 
-from ccprov import fleet, inventory
 
-# group -> (unit, version variable, default pin, port variable, default port)
-EXPECTED = {
-    "gpu_hosts": ("vllm", "vllm_server_version", "0.33.0", "vllm_server_port", 8000),
-    "gateways": ("litellm", "litellm_gateway_version", "1.106.2", "litellm_gateway_port", 4000),
-}
+@dataclass(frozen=True)
+class Service:
+    """A service a ccprov group runs: the role that installs it (its variables are
+    <role>_version, <role>_port and <role>_root) and the service's health path."""
+
+    group: str
+    role: str
+    unit: str
+    health: str
+
+
+SERVICES = (
+    Service("gpu_hosts", "vllm_server", "vllm", "/health"),
+    Service("gateways", "litellm_gateway", "litellm", "/health/liveliness"),
+)
+
+
+@cache
+def role_defaults(role: str) -> dict[str, Any]:
+    """The role's defaults/main.yml, as ccprov ships it."""
+    import yaml
+
+    path = paths.data_dir() / "roles" / role / "defaults" / "main.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CcprovError(f"cannot read {path} ({type(exc).__name__}): reinstall ccprov") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _default(role: str, variable: str) -> Any:
+    defaults = role_defaults(role)
+    if variable not in defaults:
+        raise CcprovError(
+            f"{variable} is missing from the {role} role's defaults/main.yml: reinstall ccprov"
+        )
+    return defaults[variable]
 
 
 def _plain(value: Any, default: Any) -> Any:
@@ -32,29 +71,66 @@ def _on(value: Any, default: bool) -> bool:
     return bool(value)
 
 
+def expected(host: inventory.Host) -> dict[str, dict[str, Any]]:
+    """unit -> what the host should run: pin, port, root and health path (nginx: pin "-")."""
+    want: dict[str, dict[str, Any]] = {}
+    for svc in SERVICES:
+        if svc.group not in host.groups:
+            continue
+        setting = {}
+        for name in ("version", "port", "root"):
+            variable = f"{svc.role}_{name}"
+            setting[name] = _plain(host.variables.get(variable), _default(svc.role, variable))
+        want[svc.unit] = {
+            "pin": str(setting["version"]),
+            "port": int(setting["port"]),
+            "root": str(setting["root"]),
+            "health": svc.health,
+        }
+    # The TLS front (nginx) in front of LiteLLM (litellm_gateway_tls).
+    if "gateways" in host.groups and _on(
+        host.variables.get("litellm_gateway_tls"),
+        _on(_default("litellm_gateway", "litellm_gateway_tls"), True),
+    ):
+        want["nginx"] = {"pin": "-"}
+    return want
+
+
+def probe_argument(want: dict[str, dict[str, Any]]) -> str:
+    """The probe's one argument: per unit, what it needs on the host (no pins)."""
+    return json.dumps(
+        {unit: {k: v for k, v in w.items() if k != "pin"} for unit, w in want.items()},
+        sort_keys=True,
+    )
+
+
+@dataclass
+class Report:
+    """The table's lines (header first) and how many services need attention."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems else 0
+
+    def render(self) -> str:
+        return "\n".join(self.lines)
+
+
 def run(
     inventory_path: Path, limit: str | None, forks: int, accept_new_host_keys: bool = False
-) -> int:
+) -> Report:
     hosts = inventory.load(inventory_path, limit)
     if not hosts:
-        raise click.ClickException(f"no hosts in {inventory_path}")
+        raise CcprovError(f"no hosts in {inventory_path}")
     source = (Path(__file__).parent / "status_probe.py").read_text(encoding="utf-8")
     by_args: dict[str, list[inventory.Host]] = {}
-    wants: dict[str, dict[str, Any]] = {}
+    wants: dict[str, dict[str, dict[str, Any]]] = {}
     for host in hosts:
-        want = {}
-        for group, (unit, version_var, pin, port_var, port) in EXPECTED.items():
-            if group in host.groups:
-                want[unit] = {
-                    "pin": str(_plain(host.variables.get(version_var), pin)),
-                    "port": int(_plain(host.variables.get(port_var), port)),
-                }
-        # The TLS front (nginx) in front of LiteLLM, on by default (litellm_gateway_tls).
-        if "gateways" in host.groups and _on(host.variables.get("litellm_gateway_tls"), True):
-            want["nginx"] = {"pin": "-", "port": 0}
-        wants[host.name] = want
-        args = json.dumps({u: w["port"] for u, w in want.items()}, sort_keys=True)
-        by_args.setdefault(args, []).append(host)
+        wants[host.name] = expected(host)
+        by_args.setdefault(probe_argument(wants[host.name]), []).append(host)
     results = {}
     for args, members in by_args.items():
         for result in fleet.run_probe(
@@ -62,22 +138,24 @@ def run(
         ):
             results[result.host.name] = result
 
-    bad = 0
+    report = Report()
     width = max(len(h.name) for h in hosts)
-    click.echo(
+    report.lines.append(
         f"{'HOST':<{width}}  {'GROUP':<12}  {'SERVICE':<8} {'STATE':<9} {'PIN':<8} "
         f"{'INSTALLED':<10} {'HEALTH':<10} {'CACHE':<7} GPUS"
     )
     for host in hosts:
         result = results[host.name]
         if result.data is None:
-            bad += 1
-            click.echo(f"{host.name:<{width}}  {host.kind:<12}  UNREACHABLE: {result.error}")
+            report.problems += 1
+            report.lines.append(
+                f"{host.name:<{width}}  {host.kind:<12}  UNREACHABLE: {result.error}"
+            )
             continue
         gpus = "; ".join(result.data.get("gpus", [])) or "-"
         services = result.data.get("services", {})
         if not wants[host.name]:
-            click.echo(
+            report.lines.append(
                 f"{host.name:<{width}}  {host.kind:<12}  {'-':<8} {'-':<9} {'-':<8} "
                 f"{'-':<10} {'-':<10} {'-':<7} {gpus}"
             )
@@ -92,13 +170,14 @@ def run(
                     and got.get("installed") == want["pin"]
                     and got.get("health") == "ok"
                 )
-            bad += not ok
+            report.problems += not ok
             installed = got.get("installed") or "none"
-            click.echo(
+            report.lines.append(
                 f"{host.name:<{width}}  {host.kind:<12}  {unit:<8} {got.get('active', '?'):<9} "
                 f"{want['pin']:<8} {installed:<10} {got.get('health', '?'):<10} "
                 f"{got.get('prefix_cache', '-'):<7} {gpus}"
                 + ("" if ok else "   <- needs attention")
             )
-    click.echo(f"{len(hosts)} hosts: {'all healthy' if not bad else f'{bad} problem(s)'}")
-    return 1 if bad else 0
+    bad = report.problems
+    report.lines.append(f"{len(hosts)} hosts: {'all healthy' if not bad else f'{bad} problem(s)'}")
+    return report

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ccprov import paths
-from ccprov.runner import RunnerError, ansible_playbook
+from ccprov.errors import CcprovError
+from ccprov.runner import ansible_playbook
 
 GROUPS = ("gpu_hosts", "gateways", "workstations")
 
@@ -61,7 +62,7 @@ def load(
 ) -> list[Host]:
     """The hosts of an inventory, with the connection settings Ansible would use."""
     if not inventory.exists():
-        raise RunnerError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
+        raise CcprovError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
     command = [
         str(Path(ansible_playbook()).with_name("ansible-inventory")),
         "-i",
@@ -75,7 +76,7 @@ def load(
     proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise RunnerError(f"cannot read inventory {inventory}: {last}")
+        raise CcprovError(f"cannot read inventory {inventory}: {last}")
     data = json.loads(proc.stdout)
     hostvars = data.get("_meta", {}).get("hostvars", {})
     inventory_dir = str((inventory if inventory.is_dir() else inventory.parent).resolve())

@@ -12,10 +12,11 @@ import hashlib
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
+from ccprov.errors import CcprovError
 
 VARIABLE = "litellm_gateway_developer_keys"
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -24,10 +25,6 @@ HEADER = (
     "# Managed with `ccprov keys add|revoke|list -i <inventory>`; apply with\n"
     "# `ansible-playbook playbooks/gateways.yml -i <inventory>` (no gateway restart).\n"
 )
-
-
-class KeysError(click.ClickException):
-    pass
 
 
 def _yaml() -> Any:
@@ -44,7 +41,7 @@ def vars_file(inventory: Path) -> Path:
     """The file that holds (or will hold) the developer keys for the gateways group."""
     root = inventory if inventory.is_dir() else inventory.parent
     if not inventory.exists():
-        raise KeysError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
+        raise CcprovError(f"inventory {inventory} does not exist; pass -i inventories/<env>")
     group_dir = root / "group_vars" / "gateways"
     candidates = sorted(group_dir.glob("*.yml")) + sorted(group_dir.glob("*.yaml"))
     single = root / "group_vars" / "gateways.yml"
@@ -67,11 +64,11 @@ def load(path: Path) -> tuple[Any, Any]:
         try:
             document = yaml.load(path.read_text(encoding="utf-8")) or CommentedMap()
         except Exception as exc:  # ruamel raises many types; all mean "not valid YAML"
-            raise KeysError(
+            raise CcprovError(
                 f"{path} is not valid YAML ({type(exc).__name__}); fix it first"
             ) from None
         if "{{" in str(document.get(VARIABLE, "")):
-            raise KeysError(
+            raise CcprovError(
                 f"{VARIABLE} in {path} is a template; ccprov keys needs a plain mapping"
             )
     else:
@@ -103,15 +100,25 @@ def new_key() -> str:
     return "sk-ccprov-" + secrets.token_urlsafe(32)
 
 
-def add(inventory: Path, name: str, out: Path | None, rotate: bool) -> None:
+@dataclass(frozen=True)
+class Added:
+    """A new key: its hash went to PATH; the key itself is in OUT (mode 0600), or only here."""
+
+    name: str
+    path: Path
+    key: str
+    out: Path | None
+
+
+def add(inventory: Path, name: str, out: Path | None, rotate: bool) -> Added:
     if not NAME.match(name):
-        raise KeysError(f"'{name}' is not a valid name: use lowercase letters, digits, . _ -")
+        raise CcprovError(f"'{name}' is not a valid name: use lowercase letters, digits, . _ -")
     if out is not None and out.exists():
-        raise KeysError(f"{out} exists; choose a new file for the key")
+        raise CcprovError(f"{out} exists; choose a new file for the key")
     path = vars_file(inventory)
     document, keys = load(path)
     if name in keys and not keys[name].get("disabled") and not rotate:
-        raise KeysError(
+        raise CcprovError(
             f"'{name}' already has an active key; `ccprov keys revoke {name}` or --rotate"
         )
     key = new_key()
@@ -126,41 +133,36 @@ def add(inventory: Path, name: str, out: Path | None, rotate: bool) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(key + "\n")
     save(path, document)
-    click.echo(f"Added a key for '{name}' (hash in {path}).")
-    if out is not None:
-        click.echo(f"The key is in {out} (mode 0600): hand it over, then delete the file.")
-    else:
-        click.echo("The key, shown once (store it in vault, give it to the developer):")
-        click.echo(key)
-    click.echo(
-        "Next: `ansible-playbook playbooks/gateways.yml -i <inventory>` (no restart), and the "
-        f"developer runs `ccprov workstation --token-stdin` (or put it in vault as "
-        f"vault_developer_keys.{name} for site.yml)."
-    )
+    return Added(name, path, key, out)
 
 
-def revoke(inventory: Path, name: str) -> None:
+def revoke(inventory: Path, name: str) -> Path:
+    """Mark NAME's key disabled; the file changed."""
     path = vars_file(inventory)
     document, keys = load(path)
     if name not in keys:
         known = ", ".join(keys) or "none"
-        raise KeysError(f"no key named '{name}' in {path} (known: {known})")
+        raise CcprovError(f"no key named '{name}' in {path} (known: {known})")
     keys[name]["disabled"] = True
     keys[name]["revoked"] = dt.date.today().isoformat()
     save(path, document)
-    click.echo(
-        f"Revoked '{name}' in {path}. Apply it: `ansible-playbook playbooks/gateways.yml -i "
-        "<inventory>`; the gateway then answers that key with 401, without a restart."
-    )
+    return path
 
 
-def listing(inventory: Path) -> None:
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    created: str
+    state: str
+    """active, or revoked DATE."""
+
+
+def listing(inventory: Path) -> tuple[Path, list[Entry]]:
+    """The file the keys are in (or would be), and its entries in file order."""
     path = vars_file(inventory)
     _, keys = load(path) if path.exists() else (None, {})
-    if not keys:
-        click.echo(f"No developer keys in {path}.")
-        return
-    click.echo(f"{'NAME':<24} {'CREATED':<11} STATE")
+    entries = []
     for name, entry in keys.items():
         state = f"revoked {entry.get('revoked', '')}".strip() if entry.get("disabled") else "active"
-        click.echo(f"{name:<24} {entry.get('created', '?')!s:<11} {state}")
+        entries.append(Entry(str(name), str(entry.get("created", "?")), state))
+    return path, entries

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from ccprov.errors import CcprovError
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -18,7 +20,7 @@ def data_dir() -> Path:
     for candidate in (_PACKAGE / "_data", _PACKAGE.parent.parent):
         if (candidate / "playbooks").is_dir() and (candidate / "roles").is_dir():
             return candidate
-    raise FileNotFoundError(
+    raise CcprovError(
         "ccprov's playbooks and roles are missing from this installation; reinstall ccprov"
     )
 

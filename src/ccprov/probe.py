@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ccprov.errors import CcprovError
+
 ANTHROPIC_VERSION = "2023-06-01"
 
 
@@ -90,8 +92,9 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 TLS_PROBLEM_PREFIXES = ("the gateway's certificate at ", "the CA file ")
 
 
-class CAFileError(OSError):
-    """LOCAL_CA_CERT / --ca-file names a file that cannot be used as a CA bundle."""
+class CAFileError(CcprovError, OSError):
+    """LOCAL_CA_CERT / --ca-file names a file that cannot be used as a CA bundle. An OSError
+    too: urllib and the TLS handshake report it like any connection problem."""
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:

@@ -23,25 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from ccprov import paths
-
-
-class RunnerError(RuntimeError):
-    """Ansible could not be started; the message says why."""
-
+from ccprov.errors import CcprovError
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 # Seconds ansible-playbook gets to stop after SIGTERM before its process group is killed.
 GRACE_SECONDS = 5.0
 
 
-class Interrupted(RunnerError):
-    """A stop signal arrived while a playbook ran: it was stopped, its files removed."""
+class Interrupted(CcprovError):
+    """A stop signal arrived while a playbook ran: it was stopped, its files removed.
+    Reported as one plain line; the exit status is 128 + the signal's number."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
         super().__init__(
             f"stopped by {signal.Signals(signum).name}: ansible-playbook stopped and the"
-            " temporary files with your key removed; run the command again to finish"
+            " temporary files with your key removed; run the command again to finish",
+            exit_code=128 + signum,
+            plain=True,
         )
 
 
@@ -153,7 +152,7 @@ def ansible_playbook() -> str:
         return str(beside)
     found = shutil.which("ansible-playbook")
     if not found:
-        raise RunnerError(
+        raise CcprovError(
             "ansible-playbook not found: reinstall ccprov (it depends on ansible-core)"
         )
     return found
@@ -225,7 +224,7 @@ def _run_in_own_group(command: list[str], env: dict[str, str]) -> int:
         try:
             process = subprocess.Popen(command, env=env, process_group=0)
         except OSError as exc:
-            raise RunnerError(f"cannot start ansible-playbook: {exc}") from exc
+            raise CcprovError(f"cannot start ansible-playbook: {exc}") from exc
         if tty is None:
             return process.wait()
         give_terminal(tty, process.pid)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
 from ccprov import envfile, probe
+from ccprov.errors import CcprovError
 
 
 def describe(backend: envfile.Backend) -> tuple[bool, str]:
@@ -29,40 +30,61 @@ def describe(backend: envfile.Backend) -> tuple[bool, str]:
     return True, f"up ({result.latency_ms:.0f} ms), serves {backend.model}"
 
 
-def run(env_file: Path | None) -> int:
+@dataclass
+class Report:
+    """This workstation's backends; lines() probes them one by one (the table's lines as
+    each answers), and then healthy says whether the watched one answered."""
+
+    path: Path
+    backends: list[envfile.Backend]
+    active: str
+    healthy: bool = True
+
+    @property
+    def watched(self) -> str:
+        """The backend whose health decides the exit status: the active one, else local."""
+        return self.active if self.active and self.active != "cloud" else "local"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.healthy else 1
+
+    def lines(self) -> Iterator[str]:
+        yield f"env file: {self.path}"
+        yield f"active in this shell: {self.active or 'cloud (nothing switched)'}"
+        for backend in self.backends:
+            if not backend.configured:
+                yield f"  {backend.name:<9} not configured"
+                continue
+            ok, state = describe(backend)
+            marker = "*" if backend.name == self.active else " "
+            yield (
+                f"{marker} {backend.name:<9} {backend.base_url}  model {backend.model}"
+                f"  key {envfile.mask(backend.token)}"
+                + (f"\n              CA {backend.ca_file}" if backend.ca_file else "")
+                + f"\n              {state}"
+            )
+            if backend.name == self.watched and not ok:
+                self.healthy = False
+
+
+def run(env_file: Path | None) -> Report:
+    """The env file's backends, checked for use; a file that cannot be used raises a plain
+    CcprovError with exit status 2."""
     path = env_file or envfile.default_path()
     try:
         values = envfile.load(path)
     except envfile.EnvFileError as exc:
-        click.echo(f"ccprov status: {exc}", err=True)
-        return 2
-    for backend in envfile.backends(values):
+        raise CcprovError(str(exc), exit_code=2, plain=True) from None
+    backends = envfile.backends(values)
+    for backend in backends:
         problem = probe.url_problem(backend.base_url) if backend.configured else None
         if problem:
-            click.echo(
-                f"ccprov status: {path}: {backend.name.upper()}_BASE_URL"
+            raise CcprovError(
+                f"{path}: {backend.name.upper()}_BASE_URL"
                 f" '{probe.shown_url(backend.base_url)}' {problem}; fix that line"
                 " (or run `ccprov workstation` again)",
-                err=True,
+                exit_code=2,
+                plain=True,
             )
-            return 2
-    active = os.environ.get("CLAUDE_SWITCH_BACKEND", "")
-    click.echo(f"env file: {path}")
-    click.echo(f"active in this shell: {active or 'cloud (nothing switched)'}")
-    watched = active if active and active != "cloud" else "local"
-    healthy = True
-    for backend in envfile.backends(values):
-        if not backend.configured:
-            click.echo(f"  {backend.name:<9} not configured")
-            continue
-        ok, state = describe(backend)
-        marker = "*" if backend.name == active else " "
-        click.echo(
-            f"{marker} {backend.name:<9} {backend.base_url}  model {backend.model}"
-            f"  key {envfile.mask(backend.token)}"
-            + (f"\n              CA {backend.ca_file}" if backend.ca_file else "")
-            + f"\n              {state}"
-        )
-        if backend.name == watched and not ok:
-            healthy = False
-    return 0 if healthy else 1
+    return Report(path, backends, os.environ.get("CLAUDE_SWITCH_BACKEND", ""))

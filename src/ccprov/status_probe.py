@@ -1,6 +1,10 @@
 """Report one host's ccprov services. Runs ON the host (sent over SSH by `ccprov status -i`).
 
 Standard library only, Python >= 3.7; prints one JSON document. Reads only.
+
+Its one argument (JSON) says what to look at, per unit: {"vllm": {"port": 8000, "root":
+"/opt/vllm", "health": "/health"}, "nginx": {}}. The controller takes the ports and install
+roots from the inventory or the roles' defaults; nothing about them is written here.
 """
 
 from __future__ import annotations
@@ -13,12 +17,6 @@ import sys
 import urllib.error
 import urllib.request
 from typing import Any
-
-SERVICES = {
-    # unit: (install root, health path)
-    "vllm": ("/opt/vllm", "/health"),
-    "litellm": ("/opt/litellm", "/health/liveliness"),
-}
 
 
 def _run(*command: str) -> str:
@@ -76,8 +74,8 @@ def _metrics(port: int) -> str:
         return ""
 
 
-def service(unit: str, port: int) -> dict[str, Any]:
-    root, path = SERVICES[unit]
+def service(unit: str, root: str, port: int, path: str) -> dict[str, Any]:
+    """UNIT's state, the version ROOT/current points at, and its health at PATH on PORT."""
     current = os.path.join(root, "current")
     installed = os.path.basename(os.path.realpath(current)) if os.path.islink(current) else ""
     state = _run("systemctl", "is-active", f"{unit}.service") or "unknown"
@@ -112,14 +110,16 @@ def gpus() -> list[str]:
 def main(argv: list[str]) -> int:
     wanted = json.loads(argv[1]) if len(argv) > 1 else {}
     report: dict[str, Any] = {"services": {}, "gpus": gpus()}
-    for unit, port in wanted.items():
+    for unit, want in wanted.items():
         if unit == "nginx":
             # The gateway's TLS front: only whether it runs (its certificate is for the
             # gateway's name, so a loopback request could not verify it).
             state = _run("systemctl", "is-active", "nginx.service") or "unknown"
             report["services"][unit] = {"active": state}
         else:
-            report["services"][unit] = service(unit, int(port))
+            report["services"][unit] = service(
+                unit, str(want["root"]), int(want["port"]), str(want["health"])
+            )
     json.dump(report, sys.stdout)
     return 0
 

@@ -9,21 +9,26 @@ import shlex
 import shutil
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
-
-import click
 
 from ccprov import probe, runner
 from ccprov.envfile import mask
+from ccprov.errors import UsageProblem
 
 SHELL_CHOICES = ("bash", "zsh", "all")
 
 
-class UsageProblem(click.UsageError):
-    """Bad or missing input: one line naming the fix."""
+class Console(Protocol):
+    """How the set-up talks to the person running it (the CLI gives its terminal)."""
+
+    def echo(self, message: str = "", err: bool = False) -> None: ...
+
+    def prompt(self, text: str, hide_input: bool = False) -> str: ...
+
+    def confirm(self, text: str, default: bool = True) -> bool: ...
 
 
 @dataclass
@@ -85,15 +90,15 @@ def is_tty() -> bool:
     return sys.stdin.isatty()
 
 
-def resolve_base_url(value: str | None) -> str:
+def resolve_base_url(value: str | None, console: Console) -> str:
     if value:
         return check_base_url(value)
     if is_tty():
-        return check_base_url(click.prompt("Gateway URL (e.g. https://llm-gateway.example.org)"))
+        return check_base_url(console.prompt("Gateway URL (e.g. https://llm-gateway.example.org)"))
     raise UsageProblem("no gateway URL: pass --base-url URL (or set CCPROV_BASE_URL)")
 
 
-def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
+def resolve_token(token_file: Path | None, token_stdin: bool, console: Console) -> str:
     if token_file and token_stdin:
         raise UsageProblem("use either --token-file or --token-stdin, not both")
     if token_stdin:
@@ -105,12 +110,12 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
             raise UsageProblem("--token-stdin read an empty line; pipe the gateway key in")
         return token
     if token_file:
-        return read_key_file(token_file, "--token-file", "the gateway key")
+        return read_key_file(token_file, "--token-file", "the gateway key", console)
     from_env = os.environ.get("CCPROV_TOKEN", "").strip()
     if from_env:
         return from_env
     if is_tty():
-        token = str(click.prompt("Your gateway key", hide_input=True)).strip()
+        token = console.prompt("Your gateway key", hide_input=True).strip()
         if token:
             return token
     raise UsageProblem(
@@ -121,7 +126,7 @@ def resolve_token(token_file: Path | None, token_stdin: bool) -> str:
 MAX_KEY_CHARS = 4096
 
 
-def read_key_file(path: Path, option: str, what: str) -> str:
+def read_key_file(path: Path, option: str, what: str, console: Console) -> str:
     """The one line of a key file given as OPTION, or a one-line error. A file others can
     read is still used, with a warning naming the fix."""
     try:
@@ -144,7 +149,7 @@ def read_key_file(path: Path, option: str, what: str) -> str:
     if not key or "\n" in key:
         raise UsageProblem(f"{option} {path} must hold exactly one line: {what}")
     if stat.S_ISREG(mode) and mode & 0o044:
-        click.echo(
+        console.echo(
             f"warning: {option} {path} can be read by other users (mode"
             f" {stat.S_IMODE(mode):04o}); run: chmod 600 {shlex.quote(str(path))}",
             err=True,
@@ -166,7 +171,7 @@ def check_token(token: str) -> str:
     return check_key_chars(token, "the gateway key", "check you copied the right key")
 
 
-@dataclass
+@dataclass(frozen=True)
 class VibeOptions:
     """--vibe and its inputs: the loopback LiteLLM proxy to the Mistral API."""
 
@@ -176,13 +181,13 @@ class VibeOptions:
     port: int = 4000
 
 
-def resolve_mistral_key(key_file: Path | None) -> str:
+def resolve_mistral_key(key_file: Path | None, console: Console) -> str:
     if key_file:
-        key = read_key_file(key_file, "--mistral-key-file", "the Mistral API key")
+        key = read_key_file(key_file, "--mistral-key-file", "the Mistral API key", console)
     else:
         key = os.environ.get("MISTRAL_API_KEY", "").strip()
         if not key and is_tty():
-            key = str(click.prompt("Your Mistral API key (for cc-vibe)", hide_input=True)).strip()
+            key = console.prompt("Your Mistral API key (for cc-vibe)", hide_input=True).strip()
         if not key:
             raise UsageProblem(
                 "--vibe needs your Mistral API key: pass --mistral-key-file PATH"
@@ -191,7 +196,7 @@ def resolve_mistral_key(key_file: Path | None) -> str:
     return check_key_chars(key, "the Mistral API key", "check you copied it right")
 
 
-def vibe_vars(options: VibeOptions) -> dict[str, Any]:
+def vibe_vars(options: VibeOptions, console: Console) -> dict[str, Any]:
     if not options.enabled:
         return {}
     api_base = check_url(
@@ -199,7 +204,7 @@ def vibe_vars(options: VibeOptions) -> dict[str, Any]:
     )
     return {
         "workstation_vibe_proxy": True,
-        "workstation_vibe_mistral_api_key": resolve_mistral_key(options.key_file),
+        "workstation_vibe_mistral_api_key": resolve_mistral_key(options.key_file, console),
         "workstation_vibe_mistral_api_base": api_base,
         "workstation_vibe_proxy_port": options.port,
     }
@@ -307,40 +312,51 @@ def local_account_exists(name: str) -> bool:
     return True
 
 
-def run(
-    *,
-    host: str | None,
-    user: str | None,
-    base_url: str | None,
-    token_file: Path | None,
-    token_stdin: bool,
-    model: str,
-    shell: str | None,
-    check: bool,
-    verify: bool,
-    vibe: VibeOptions | None = None,
-    agents: tuple[str, ...] = (),
-    vibe_python: str | None = None,
-    ca_file: Path | None = None,
-    yes: bool,
-    verbose: int,
-) -> int:
-    target = parse_target(host, user)
+@dataclass(frozen=True)
+class WorkstationRequest:
+    """What `ccprov workstation` was asked to do, as given on the command line."""
+
+    host: str | None = None
+    """USER@HOST to set up over SSH; None (or localhost): this machine."""
+    user: str | None = None
+    """The account to set up (default: you locally, or the SSH login)."""
+    base_url: str | None = None
+    """The gateway's root URL; None: prompted for on a terminal."""
+    token_file: Path | None = None
+    token_stdin: bool = False
+    model: str = "devstral"
+    shell: str | None = None
+    """bash, zsh or all; None: the role's default (login shell + existing rc files)."""
+    vibe: VibeOptions = field(default_factory=VibeOptions)
+    agents: tuple[str, ...] = ()
+    vibe_python: str | None = None
+    ca_file: Path | None = None
+    check: bool = False
+    verify: bool = True
+    yes: bool = False
+    verbose: int = 0
+
+
+def run(request: WorkstationRequest, console: Console) -> int:
+    """Set up the workstation; the exit status (0 done, 1 failed or declined, 3 the live
+    check failed). Bad input raises UsageProblem, a stop signal runner.Interrupted."""
+    target = parse_target(request.host, request.user)
     if target.local and not local_account_exists(target.account):
         raise UsageProblem(f"--user '{target.account}' is not an account on this machine")
     if target.local and target.account != getpass.getuser() and os.geteuid() != 0:
         raise UsageProblem(f"setting up '{target.account}' needs root: run it with sudo")
-    url = resolve_base_url(base_url)
-    model = check_model(model)
-    token = check_token(resolve_token(token_file, token_stdin))
+    url = resolve_base_url(request.base_url, console)
+    model = check_model(request.model)
+    token = check_token(resolve_token(request.token_file, request.token_stdin, console))
+    shell, agents, check = request.shell, request.agents, request.check
     extra = build_vars(target, url, token, model, shell)
-    extra.update(vibe_vars(vibe or VibeOptions()))
-    extra.update(agent_vars(agents, vibe_python))
-    ca_path = check_ca_file(ca_file) if ca_file else ""
+    extra.update(vibe_vars(request.vibe, console))
+    extra.update(agent_vars(agents, request.vibe_python))
+    ca_path = check_ca_file(request.ca_file) if request.ca_file else ""
     if ca_path:
         extra["workstation_gateway_ca_file"] = ca_path
 
-    echo = click.echo
+    echo = console.echo
     echo(f"ccprov workstation: Claude Code for {target.describe()}")
     echo(f"  gateway {url}  model {model}  key {mask(token)}")
     if extra.get("workstation_vibe_proxy"):
@@ -353,7 +369,7 @@ def run(
         echo(f"  gateway CA {ca_path}")
     if agents:
         echo(f"  agents: {', '.join(agents)}")
-    if not yes and is_tty() and not check and not click.confirm("Proceed?", default=True):
+    if not request.yes and is_tty() and not check and not console.confirm("Proceed?"):
         echo("Nothing changed.")
         return 1
     if check:
@@ -364,7 +380,7 @@ def run(
         build_inventory(target),
         extra,
         check=check,
-        verbose=verbose,
+        verbose=request.verbose,
         local=target.local,
     )
     if not summary.succeeded:
@@ -379,7 +395,7 @@ def run(
     if check:
         return 0
 
-    if verify:
+    if request.verify:
         echo(f"Checking {url}/v1/messages with your key (model {model}) ...")
         # The CA given is the one the role installed (LOCAL_CA_CERT); else the system's.
         result = probe.send_message(url, token, model, ca_file=ca_path)
