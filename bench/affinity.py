@@ -1,7 +1,8 @@
-"""Session affinity at the gateway: prefix-cache hits, TTFT and spread over vLLM replicas.
+"""Part 7, session affinity at the gateway: prefix-cache hits, TTFT and spread over vLLM
+replicas.
 
     .venv/bin/python -m bench.affinity [--sessions 20] [--turns 10] [--workers 4] [--save]
-    .venv/bin/python bench/run.py --only affinity      (the same; both --save into README)
+    .venv/bin/python -m bench --only affinity      (the same; both --save into README)
 
 20 simulated Claude Code sessions x 10 turns, streamed through the real pinned LiteLLM
 (the role's config, 4 workers) to 2 and 4 vLLM stand-in replicas, each with its own prefix
@@ -34,7 +35,6 @@ import random
 import shutil
 import signal
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -44,12 +44,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from ccprov import conformance  # noqa: E402
-from tests.support.fleet import (  # noqa: E402
+from bench import report
+from bench.common import percentile
+from ccprov import conformance
+from tests.support.fleet import (
     FleetGateway,
     Redis,
     Replica,
@@ -286,11 +284,6 @@ def drive(
     return time.perf_counter() - started
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 def measure(
     label: str,
     replicas: list[Replica],
@@ -425,83 +418,8 @@ def bench(sessions: int = 20, turns: int = 10, workers: int = 4) -> dict[str, An
     return {"rows": rows, **notes}
 
 
-def table(result: dict[str, Any]) -> list[str]:
-    lines = [
-        "| replicas | setting | prefix-cache hit rate | turns 2-10 | TTFT p50 / p95 (ms) "
-        "| requests per replica (max/min) | failed turns |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in result["rows"]:
-        spread = "/".join(str(x) for x in r["per_replica"])
-        ratio = f" ({r['max_min']})" if r.get("max_min") else ""
-        lines.append(
-            f"| {r['replicas']} | {r['label']} | {r['hit_rate']}% | {r['hit_rate_later_turns']}%"
-            f" | {r['ttft_p50_ms']} / "
-            f"{r['ttft_p95_ms']} | {spread}{ratio} | {r['failed']}/{r['turns']} |"
-        )
-    return lines
-
-
-def render(result: dict[str, Any], measured: list[str]) -> list[str]:
-    """The section of bench/README.md (bench/run.py --only affinity writes it)."""
-    snippet = result.get("router_settings", {}).get("affinity+redis") or {}
-    return [
-        "## 7. Session affinity: prefix-cache hits over several vLLM replicas",
-        "",
-        *measured,
-        f"`bench/affinity.py`: {result['sessions']} simulated Claude Code sessions x"
-        f" {result['turns']} turns (each streamed request shaped like the pinned Claude"
-        " Code's: its system prompt, 12 tools, metadata.user_id and X-Claude-Code-Session-Id;"
-        " a per-session project context (working directory, CLAUDE.md, git status) makes"
-        " ~20k stand-in tokens before the history, and every turn adds a Read call or its"
-        " result), one developer key per session, through the real pinned LiteLLM (the"
-        f" role's config, {result['workers']} workers) to 2 and 4 vLLM stand-in replicas."
-        " Each replica models vLLM's prefix cache (16-token chained block hashes, LRU) and"
-        " waits 30 ms + 40 ms per 1k uncached prompt tokens before the first token, one"
-        " prefill at a time (tests/standins/vllm/README.md). Hit rate: the replicas'"
-        " `vllm:prefix_cache_hits` / `vllm:prefix_cache_queries`; turns 2-10: the same from"
-        " vLLM's `cache_read_input_tokens` per turn, leaving out each session's first turn,"
-        " which is cold whatever the routing. TTFT: client side, to the first content"
-        " delta. Failed turns: what the client saw after LiteLLM's retries.",
-        "",
-        *table(result),
-        "",
-        "Settings: `shuffle` is the role's router_settings (simple-shuffle); `affinity` adds"
-        " `optional_pre_call_checks: [session_affinity, deployment_affinity]`, whose pins live"
-        " in each worker's memory; `affinity+redis` also gives LiteLLM a Redis (a loopback"
-        " redis-server with a password), so all workers share the pins:",
-        "",
-        "```yaml",
-        "router_settings:",
-        *[f"  {k}: {json.dumps(v)}" for k, v in snippet.items()],
-        "```",
-        "",
-        "LiteLLM 1.106.2 takes the session id from the `X-Claude-Code-Session-Id` header"
-        " (any `x-<vendor>-session-id`), not from `metadata.user_id`, which it reads only"
-        " as a dict or a legacy `..._session_<id>` string, never as the JSON string Claude"
-        " Code sends; without the header (`no session header`) the developer's key"
-        " (`deployment_affinity`) is what pins. A pin is kept while the deployment is"
-        " healthy: when it fails or cools down, the session's turns go to any other"
-        " replica (the old pin is not replaced until it expires), so a failover costs"
-        " cold prefills but no failed turn once LiteLLM has retried.",
-        "",
-        "Against the issue's targets: the hit rate of turns 2-10 passes 95% with shared pins;"
-        " the overall rate cannot, since each session's first turn (~20k tokens, most of"
-        " them its own) is a miss on any replica. Pins in each worker's memory (4 workers, no"
-        " Redis) miss whenever a turn lands on another worker. Spread: a session (and a"
-        " developer key) is pinned to the replica simple-shuffle picks for its first request,"
-        " and LiteLLM does not balance pins by count, so 20 sessions over 4 replicas land"
-        " unevenly (max/min over 1.5); more sessions even it out. The `no session header`"
-        " run reuses the same developers' keys, whose pins from the run before it are still"
-        " in Redis, hence the same spread. TTFT p95 is the cold first turns queueing for one"
-        " replica's prefill (all sessions start within 2 s). Redis was needed for more than"
-        " one worker: the per-worker row shows what the role's 4 workers give without it.",
-        "",
-    ]
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--workers", type=int, default=4)
@@ -510,18 +428,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     result = bench(args.sessions, args.turns, args.workers)
-    print("\n".join(table(result)))
+    print(report.affinity_table(result))
     if args.save:
-        from bench import run  # bench/run.py keeps results.json and writes README.md
-
-        results = json.loads(run.RESULTS.read_text()) if run.RESULTS.exists() else {}
-        results["machine"] = run.machine()
-        m = results["machine"]
-        result["measured_on"] = f"{m['date']}, {m['cpus']} cores, {m['platform']}"
-        results["affinity"] = result
-        run.save(results)
+        report.record(report.load(), "affinity", result)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

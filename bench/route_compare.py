@@ -1,13 +1,14 @@
-"""Added latency of the gateway's two routes to vLLM (figures, not pass/fail).
+"""Part 6: added latency of the gateway's two routes to vLLM (figures, not pass/fail).
 
-    .venv/bin/python bench/route_compare.py [--requests 30]
+    .venv/bin/python -m bench.route_compare [--requests 30]
+    .venv/bin/python bench/route_compare.py [--requests 30]      (the same)
 
 Sends N streamed Claude Code-sized requests (src/ccprov/conformance_fixtures/
 claude_code_request.json: 12 tools, ~50 KB, as the pinned Claude Code sends them), one
 after another, straight to the vLLM stand-in, then through the real pinned LiteLLM
 gateway with litellm_gateway_backend_route chat_completions, then messages; prints the
 median wall time of each, what the gateway adds over the direct request, and how many
-conformance checks (ccprov.conformance) each route passes. bench/run.py --only routes
+conformance checks (ccprov.conformance) each route passes. `python -m bench --only routes`
 puts the same figures in bench/README.md.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -25,17 +25,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if not __package__:  # run as a file: bench/route_compare.py
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from ccprov import conformance  # noqa: E402
-from tests.conftest import free_port, start_standin  # noqa: E402 (path fix)
-from tests.e2e.conftest import start_gateway  # noqa: E402
+from bench.common import instant_standin
+from ccprov import conformance
+from tests.support.gateway import start_gateway
+from tests.support.standin import free_port, start_standin
 
 FIXTURE = conformance.FIXTURES / "claude_code_request.json"
-# The stand-in answers at once here (no modelled prefill time: tests/standins/vllm/README.md).
-os.environ.setdefault("VLLM_STANDIN_TTFT_BASE_MS", "0")
-os.environ.setdefault("VLLM_STANDIN_TTFT_PER_1K_MS", "0")
 KEY = "sk-bench-vllm-key-0123456789abcdef0123"
 
 
@@ -110,6 +108,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
+    instant_standin()
     result = compare(args.requests)
     medians = result["median_ms"]
     print(f"{args.requests} streamed Claude Code-sized requests each, one at a time (median ms)")

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import glob
 import importlib.util
-import os
-import shutil
-import socket
-import ssl
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-STANDIN_SRC = REPO / "tests/standins/vllm/src"
-CLAUDE = REPO / ".cache/node/node_modules/.bin/claude"
+# The stand-in starters and paths live in tests/support (plain functions, shared with
+# bench/); they are named here too for the tests that import them from this module.
+from tests.support.paths import CLAUDE as CLAUDE
+from tests.support.paths import REPO as REPO
+from tests.support.paths import STANDIN_SRC as STANDIN_SRC
+from tests.support.paths import find_python312 as find_python312
+from tests.support.standin import Backend as Backend
+from tests.support.standin import free_port as free_port
+from tests.support.standin import start_standin as start_standin
 
 
 def load_file(name: str, path: Path) -> ModuleType:
@@ -32,79 +29,6 @@ def load_file(name: str, path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
-
-
-def find_python312() -> str | None:
-    """A Python >= 3.12 for Mistral Vibe: pyenv's here (its shims fail without a global
-    version), else python3.12 on PATH."""
-    versions = sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]"))
-    return next(iter(versions), None) or shutil.which("python3.12")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Backend:
-    url: str
-    api_key: str
-    model: str = "devstral"
-
-
-def start_standin(
-    port: int, api_key: str, *extra: str, dump: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Start the vLLM stand-in with the seed's flags; wait until /health answers. With
-    `dump`, it appends every request it gets (path, body, Authorization) there as JSON lines."""
-    env = {**os.environ, "PYTHONPATH": str(STANDIN_SRC)}
-    if dump is not None:
-        env["VLLM_STANDIN_DUMP"] = str(dump)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vllm",
-            "serve",
-            "mistralai/Devstral-2-123B-Instruct-2512",
-            "--served-model-name",
-            "devstral",
-            "--tool-call-parser",
-            "mistral",
-            "--enable-auto-tool-choice",
-            "--tensor-parallel-size",
-            "2",
-            "--quantization",
-            "fp8",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--api-key",
-            api_key,
-            "--disable-log-requests",
-            *extra,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # Serving HTTPS (--ssl-certfile): wait for it over TLS; whether its certificate is
-    # trusted is the caller's test, not this wait's.
-    tls = "--ssl-certfile" in extra
-    context = ssl._create_unverified_context() if tls else None  # noqa: S323
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/health"
-            with urllib.request.urlopen(url, timeout=1, context=context):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the vLLM stand-in did not start")
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ccprov import conformance
-from tests.conftest import Backend, free_port, start_standin
-from tests.e2e.conftest import Gateway, start_gateway
+from tests.support.gateway import Gateway, start_gateway
+from tests.support.standin import Backend, free_port, start_standin
 
 ROUTES = ("messages", "chat_completions")
 FIXTURES = conformance.FIXTURES

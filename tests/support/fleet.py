@@ -1,6 +1,6 @@
 """Several vLLM stand-in replicas behind one real LiteLLM gateway, and a Redis for it.
 
-For benchmarks and tests that need more than the one backend tests/e2e/conftest.py's
+For benchmarks and tests that need more than the one backend tests/support/gateway.py's
 `start_gateway` gives: N stand-ins (each its own process, so its own prefix cache), the
 role's rendered config for all of them with extra `router_settings` laid over it, and a
 loopback redis-server with a password when one is installed.
@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import free_port, start_standin
-from tests.e2e.conftest import launch_gateway, render_gateway_config
+from tests.support.gateway import launch_gateway, render_gateway_config
+from tests.support.standin import free_port, start_standin
 
 STANDIN_KEY = "sk-fleet-standin-0123456789abcdef0123"
 

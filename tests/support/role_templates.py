@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
+from tests.support.paths import REPO
+
+ROLES = REPO / "roles"
 
 
 @dataclass(frozen=True)
