@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 NETWORK = "ccprov-e2e"
 SUBNET = "10.89.77.0/24"

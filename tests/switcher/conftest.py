@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 SWITCH = REPO / "roles" / "workstation" / "files" / "claude-switch"
 SHELLS = [s for s in ("bash", "zsh") if shutil.which(s)]
