@@ -7,10 +7,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccprov.errors import CcprovError
+import yaml
 
-# The backends claude-switch knows, in its order; the CLI's --backend choices too.
-BACKENDS = ("local", "vllm", "ollama", "lmstudio", "vibe")
+from ccprov.errors import CcprovError
+from ccprov.paths import data_dir
+
+# The self-hosted backends claude-switch switches to, in its order: every name of the
+# workstation role's backend table but cloud's (the switcher and the env file come from it).
+BACKENDS: tuple[str, ...] = tuple(
+    str(backend["name"])
+    for backend in yaml.safe_load(
+        (data_dir() / "roles/workstation/vars/backends.yml").read_text(encoding="utf-8")
+    )["__workstation_backends"]
+    if not backend.get("cloud")
+)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BARE_FORBIDDEN = re.compile(r"[\s\"'$`\\]")
 _DOUBLE_FORBIDDEN = re.compile(r"[\"$`\\]")

@@ -27,7 +27,8 @@ from tests.conftest import Backend, find_python312
 from tests.e2e.conftest import Developer
 
 CCPROV = str(Path(sys.executable).parent / "ccprov")
-# What the switcher sets for data to stay on-network (roles/workstation/files/claude-switch).
+# What the switcher sets for data to stay on-network
+# (roles/workstation/templates/home/.local/bin/claude-switch.j2).
 ON_NETWORK_VARS = (
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
     "DISABLE_TELEMETRY",

@@ -1,4 +1,6 @@
-"""Run the real claude-switch, sourced in real bash and zsh, and read back the shell's state."""
+"""Run the real claude-switch, sourced in real bash and zsh, and read back the shell's state.
+The switcher and the aliases block are role templates (their backend names come from
+roles/workstation/vars/backends.yml): rendered once per session, as the role renders them."""
 
 from __future__ import annotations
 
@@ -10,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import REPO
+from tests.support import role_templates
 
-SWITCH = REPO / "roles" / "workstation" / "files" / "claude-switch"
 SHELLS = [s for s in ("bash", "zsh") if shutil.which(s)]
 
 # Snapshot of a shell's state: exported variables, functions and options.
@@ -53,11 +54,47 @@ def _read_env(path: Path) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Rendered:
+    switch: Path
+    """claude-switch as the role installs it."""
+    rc_block: Path
+    """The aliases block for ~/.bashrc and ~/.zshrc, launching `echo claude --flags`."""
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    out = tmp_path_factory.mktemp("switcher")
+    result = Rendered(out / "claude-switch", out / "shellrc-block.sh")
+    proc = role_templates.render(
+        out / "work",
+        [
+            role_templates.Job("workstation", "home/.local/bin/claude-switch.j2", result.switch),
+            role_templates.Job(
+                "workstation",
+                "home/shellrc-block.sh.j2",
+                result.rc_block,
+                {
+                    "workstation_claude_command": "echo claude",
+                    "workstation_claude_flags": "--flags",
+                },
+            ),
+        ],
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return result
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def switch(rendered: Rendered) -> Path:
+    return rendered.switch
+
+
+@pytest.fixture
+def home(tmp_path: Path, switch: Path) -> Path:
     h = tmp_path / "home"
     (h / ".local" / "bin").mkdir(parents=True)
-    shutil.copy(SWITCH, h / ".local" / "bin" / "claude-switch")
+    shutil.copy(switch, h / ".local" / "bin" / "claude-switch")
     return h
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ccprov import envfile
-from tests.switcher.conftest import SHELLS, SWITCH, write_env
+from tests.switcher.conftest import SHELLS, Rendered, write_env
 
 GOOD_ENV = """\
 # comment line
@@ -240,9 +240,9 @@ def test_missing_env_file_gets_a_private_template(shell, home, run_switch) -> No
         assert f"{backend.upper()}_BASE_URL" in template
 
 
-def test_executing_instead_of_sourcing_explains(shell, home) -> None:
+def test_executing_instead_of_sourcing_explains(shell, home, switch) -> None:
     proc = subprocess.run(
-        [shell, str(SWITCH), "local"], env={"HOME": str(home)}, capture_output=True, text=True
+        [shell, str(switch), "local"], env={"HOME": str(home)}, capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "source claude-switch local" in proc.stderr
@@ -260,14 +260,11 @@ def test_env_file_grammar_matches_the_python_reader(shell, home, run_switch) -> 
         assert run.after["ANTHROPIC_MODEL"] == values[f"{prefix}_MODEL"]
 
 
-def test_zsh_and_bash_rc_block_work_interactively(shell, home, tmp_path: Path) -> None:
+def test_zsh_and_bash_rc_block_work_interactively(
+    shell, home, rendered: Rendered, tmp_path: Path
+) -> None:
     """The aliases block, as the role renders it, gives cc-local in an interactive shell."""
-    block = (
-        Path(__file__).resolve().parents[2] / "roles/workstation/templates/home/shellrc-block.sh.j2"
-    ).read_text()
-    block = block.replace("{{ workstation_claude_command }}", "echo claude").replace(
-        "{{ workstation_claude_flags }}", "--flags"
-    )
+    block = rendered.rc_block.read_text()
     rc = home / (".bashrc" if shell == "bash" else ".zshrc")
     rc.write_text(block)
     write_env(home, GOOD_ENV)

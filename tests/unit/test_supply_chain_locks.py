@@ -49,7 +49,7 @@ def test_the_workstation_ships_a_lock_for_its_default_mistral_vibe() -> None:
     version = defaults["workstation_mistral_vibe_version"]
     lock = REPO / f"roles/workstation/files/requirements/mistral-vibe-{version}.txt"
     assert f"mistral-vibe=={version}" in requirements(lock)
-    tasks = (REPO / "roles/workstation/tasks/agents_install.yml").read_text()
+    tasks = (REPO / "roles/workstation/tasks/agents.yml").read_text()
     assert STRICT in tasks and "mistral-vibe==" not in tasks
 
 

@@ -15,8 +15,8 @@ import yaml
 
 from tests.conftest import REPO
 
-TASKS = REPO / "roles/workstation/tasks/vibe_proxy_config.yml"
-NAME = "Configure | Make the vibe proxy's master key (once)"
+TASKS = REPO / "roles/workstation/tasks/vibe_proxy.yml"
+NAME = "Vibe proxy | Make the master key once"
 
 
 def task() -> dict:
