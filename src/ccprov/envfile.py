@@ -12,14 +12,19 @@ import yaml
 from ccprov.errors import CcprovError
 from ccprov.paths import data_dir
 
-# The self-hosted backends claude-switch switches to, in its order: every name of the
-# workstation role's backend table but cloud's (the switcher and the env file come from it).
+# The workstation role's backend table (roles/workstation/vars/backends.yml), which the
+# switcher, the env file and the rc aliases are made from too.
+_TABLE = yaml.safe_load(
+    (data_dir() / "roles/workstation/vars/backends.yml").read_text(encoding="utf-8")
+)
+# The self-hosted backends claude-switch switches to, in its order: every name but cloud's.
 BACKENDS: tuple[str, ...] = tuple(
-    str(backend["name"])
-    for backend in yaml.safe_load(
-        (data_dir() / "roles/workstation/vars/backends.yml").read_text(encoding="utf-8")
-    )["__workstation_backends"]
-    if not backend.get("cloud")
+    str(backend["name"]) for backend in _TABLE["__workstation_backends"] if not backend.get("cloud")
+)
+# What a switch to one of them exports for Claude Code, in order: (variable, value), the
+# value a literal or one of $url, $token, $model, $small (see route_env()).
+ROUTE_ENV: tuple[tuple[str, str], ...] = tuple(
+    (str(entry["var"]), str(entry["value"])) for entry in _TABLE["__workstation_route_env"]
 )
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BARE_FORBIDDEN = re.compile(r"[\s\"'$`\\]")
@@ -120,3 +125,14 @@ def mask(token: str) -> str:
     if len(token) >= 12:
         return f"****{token[-4:]} ({len(token)} chars)"
     return f"**** ({len(token)} chars)"
+
+
+def route_env(backend: Backend) -> dict[str, str]:
+    """The variables `source claude-switch NAME` exports for this backend (ROUTE_ENV)."""
+    values = {
+        "$url": backend.base_url,
+        "$token": backend.token,
+        "$model": backend.model,
+        "$small": backend.model,
+    }
+    return {var: values.get(value, value) for var, value in ROUTE_ENV}

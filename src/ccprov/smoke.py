@@ -154,23 +154,8 @@ def cases(workdir: Path) -> list[Case]:
 def claude_env(backend: envfile.Backend, home: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "LOGNAME", "SSL_CERT_FILE")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(
-        {
-            "HOME": str(home),
-            "ANTHROPIC_BASE_URL": backend.base_url,
-            "ANTHROPIC_AUTH_TOKEN": backend.token,
-            "ANTHROPIC_MODEL": backend.model,
-            "ANTHROPIC_DEFAULT_HAIKU_MODEL": backend.model,
-            "ANTHROPIC_DEFAULT_SONNET_MODEL": backend.model,
-            "ANTHROPIC_DEFAULT_OPUS_MODEL": backend.model,
-            "ANTHROPIC_SMALL_FAST_MODEL": backend.model,
-            "CLAUDE_CODE_SUBAGENT_MODEL": backend.model,
-            "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS": "1",
-            "CLAUDE_CODE_ATTRIBUTION_HEADER": "0",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-        }
-    )
+    # The variables the switcher exports for this backend, from the same table.
+    env.update({"HOME": str(home), **envfile.route_env(backend)})
     if backend.ca_file:
         # Claude Code (Node/Bun) adds this PEM file to its trusted roots (Claude Code docs,
         # "Enterprise network configuration": export NODE_EXTRA_CA_CERTS=/path/to/ca-cert.pem).

@@ -278,3 +278,18 @@ def test_zsh_and_bash_rc_block_work_interactively(
     )
     assert "claude --flags" in proc.stdout
     assert "URL=https://gateway.example.org" in proc.stdout
+
+
+def test_smoke_gives_claude_what_the_switcher_exports(shell, home, run_switch) -> None:
+    """`ccprov smoke` runs Claude Code with the same route variables as `source claude-switch
+    vllm` (both come from the workstation role's backend table)."""
+    from ccprov import envfile, smoke
+
+    write_env(home, GOOD_ENV)
+    run = run_switch(shell, "vllm")
+    assert run.rc == 0, run.stderr
+    switched = {k: new for k, (_, new) in run.changed_env.items() if k != "CLAUDE_SWITCH_BACKEND"}
+    url, token, model, _ = EXPECTED["vllm"]
+    backend = envfile.Backend(name="vllm", base_url=url, token=token, model=model)
+    env = smoke.claude_env(backend, home)
+    assert {k: env.get(k) for k in switched} == switched
