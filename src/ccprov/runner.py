@@ -178,6 +178,9 @@ def run_playbook(
             {
                 "ANSIBLE_CONFIG": str(paths.data_dir() / "ansible.cfg"),
                 "ANSIBLE_ROLES_PATH": str(paths.data_dir() / "roles"),
+                "ANSIBLE_COLLECTIONS_PATH": paths.collections_path(
+                    os.environ.get("ANSIBLE_COLLECTIONS_PATH")
+                ),
                 "ANSIBLE_CALLBACK_PLUGINS": str(paths.callback_dir()),
                 "ANSIBLE_STDOUT_CALLBACK": "default" if verbose else "ccprov_progress",
                 "ANSIBLE_HOME": str(tmp / "ansible-home"),

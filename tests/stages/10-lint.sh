@@ -2,11 +2,11 @@
 # Lint: ruff, mypy, yamllint, shellcheck, ansible-lint (production profile).
 set -euo pipefail
 cd "$CCPROV_REPO"
-paths=(src tests roles)
+paths=(src tests roles plugins)
 [ -d bench ] && paths+=(bench)
 ruff check "${paths[@]}"
 ruff format --check "${paths[@]}"
-# src/ccprov and every Python file the roles ship ([tool.mypy] files in pyproject.toml).
+# src/ccprov, the collection's plugins and every Python file the roles ship ([tool.mypy] files).
 mypy
 yamllint -s .
 # Shell: this repository's scripts and those the roles install, both their files

@@ -1,5 +1,5 @@
 """Render role templates as the roles do: Ansible's template engine on localhost, each role's
-defaults/main.yml and vars/main.yml, every role's filter plugins. Used for the units'
+defaults/main.yml and vars/main.yml, the collection's filter plugins. Used for the units'
 sandboxing scores, the shell scripts shellcheck reads, and the gateway config the e2e tests
 run LiteLLM with."""
 
@@ -67,10 +67,10 @@ def render(
     workdir.mkdir(parents=True, exist_ok=True)
     playbook = workdir / "render.yml"
     playbook.write_text(json.dumps(list(plays.values())))  # JSON is YAML
-    filters = [str(d) for d in sorted(ROLES.glob("*/filter_plugins")) if d.is_dir()]
     env = {
         **os.environ,
-        "ANSIBLE_FILTER_PLUGINS": ":".join(filters),
+        # The roles' filters are ccprov.stack's: the checkout's collections/ resolves it.
+        "ANSIBLE_COLLECTIONS_PATH": str(ROLES.parent / "collections"),
         "ANSIBLE_HOME": str(workdir / ".ansible"),
         "ANSIBLE_LOCALHOST_WARNING": "false",
     }

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO, load_file
 
-MODULE = REPO / "roles/workstation/library/home_files.py"
+MODULE = REPO / "plugins/modules/home_files.py"
 home_files = load_file("home_files", MODULE)
 MARKER = "# {mark} ccprov managed block"
 

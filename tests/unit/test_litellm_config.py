@@ -11,9 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from tests.conftest import REPO, load_file
 
-litellm_config = load_file(
-    "litellm_config", REPO / "roles/litellm_gateway/filter_plugins/litellm_config.py"
-)
+litellm_config = load_file("litellm_config", REPO / "plugins/filter/litellm_config.py")
 CHECK = REPO / "roles/litellm_gateway/files/check-config.py"
 
 

@@ -8,8 +8,8 @@ from ansible.errors import AnsibleFilterError
 
 from tests.conftest import REPO, load_file
 
-network = load_file("gw_network", REPO / "roles/litellm_gateway/filter_plugins/network.py")
-clients = load_file("vllm_clients", REPO / "roles/vllm_server/filter_plugins/vllm_clients.py")
+network = load_file("gw_network", REPO / "plugins/filter/network.py")
+clients = load_file("vllm_clients", REPO / "plugins/filter/vllm_clients.py")
 
 
 def test_backends_and_extra_models_become_endpoints() -> None:

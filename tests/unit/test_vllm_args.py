@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from tests.conftest import REPO, load_file
 
-va = load_file("vllm_args", REPO / "roles/vllm_server/filter_plugins/vllm_args.py")
+va = load_file("vllm_args", REPO / "plugins/filter/vllm_args.py")
 
 SEED = (
     "vllm serve mistralai/Devstral-2-123B-Instruct-2512 --served-model-name devstral "
@@ -121,7 +121,7 @@ def test_every_flag_is_one_the_stand_in_accepts() -> None:
 
 
 def test_a_gpu_host_with_a_certificate_becomes_an_https_backend() -> None:
-    fleet = load_file("ccprov_fleet", REPO / "playbooks/filter_plugins/ccprov_fleet.py")
+    fleet = load_file("ccprov_fleet", REPO / "plugins/filter/ccprov_fleet.py")
     host = {"inventory_hostname": "gpu1", "ansible_host": "10.0.0.11", "vllm_server_port": 8000}
     assert fleet.ccprov_vllm_backend(host)["api_base"] == "http://10.0.0.11:8000/v1"
     tls = {**host, "vllm_server_tls_certificate": "-----BEGIN CERTIFICATE-----"}

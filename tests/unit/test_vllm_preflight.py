@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import REPO, load_file
 
-pf = load_file("vllm_preflight", REPO / "roles/vllm_server/module_utils/vllm_preflight.py")
+pf = load_file("vllm_preflight", REPO / "plugins/module_utils/vllm_preflight.py")
 
 B200_X2 = """0, NVIDIA B200, 10.0, 183359, 182500, 580.95.05
 1, NVIDIA B200, 10.0, 183359, 182500, 580.95.05

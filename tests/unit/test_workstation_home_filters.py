@@ -1,4 +1,4 @@
-"""The workstation role's filters (roles/workstation/filter_plugins/workstation_home.py): the
+"""The workstation role's filters (plugins/filter/workstation_home.py): the
 lists its home_files calls take, built from the role's inputs; and the role's shape that
 the README promises (every input documented, short task names)."""
 
@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 from tests.conftest import REPO, load_file
 
 ROLE = REPO / "roles/workstation"
-home = load_file("workstation_home", ROLE / "filter_plugins/workstation_home.py")
+home = load_file("workstation_home", REPO / "plugins/filter/workstation_home.py")
 H = "/home/dev"
 
 

@@ -173,7 +173,7 @@ options:
 
 EXAMPLES = r"""
 - name: Install a script and a private env file, add an rc block, merge settings
-  home_files:
+  ccprov.stack.home_files:
     owner: dev
     directories:
       - {path: /home/dev/.local/bin, mode: "0755"}

@@ -8,7 +8,11 @@ import os
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.vllm_preflight import QUERY, parse_gpus, problems
+from ansible_collections.ccprov.stack.plugins.module_utils.vllm_preflight import (
+    QUERY,
+    parse_gpus,
+    problems,
+)
 
 DOCUMENTATION = r"""
 ---
@@ -29,7 +33,7 @@ options:
 
 EXAMPLES = r"""
 - name: Check the GPUs
-  vllm_preflight:
+  ccprov.stack.vllm_preflight:
     tensor_parallel_size: 2
     quantization: fp8
     weights_gib: 125
