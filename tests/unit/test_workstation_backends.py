@@ -6,7 +6,6 @@ the role's defaults: never a secret), and ccprov's BACKENDS."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -104,10 +103,3 @@ def test_every_alias_names_a_backend(rendered: dict[str, str]) -> None:
     aliases = re.findall(r"^alias cc-(\w+)='source claude-switch (\w+) && ", rendered["rc"], re.M)
     assert aliases == [(b["name"], b["name"]) for b in TABLE if b["alias"]]
     assert {"local", "cloud", "vibe", "ollama"} == {name for name, _ in aliases}
-
-
-def test_the_wheel_ships_the_table() -> None:
-    """envfile reads it from ccprov's data dir: roles/ is in the wheel as a whole."""
-    pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"roles" = "ccprov/_data/roles"' in pyproject
-    assert Path(ROLE / "vars/backends.yml").is_file()

@@ -1,0 +1,76 @@
+"""A plain wheel (what `pip install .` and install.sh install) carries the collection and
+works from any directory: the roles, playbooks and plugins ccprov runs, and the workstation
+role's backend table the CLI reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import REPO
+
+COLLECTION = "ccprov/_data/collections/ansible_collections/ccprov/stack"
+
+
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (wheel,) = out.glob("ccprov-*.whl")
+    target = out / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(target)
+    return target
+
+
+def test_the_wheel_holds_the_collection(unpacked: Path) -> None:
+    root = unpacked / COLLECTION
+    for part in (
+        "galaxy.yml",
+        "meta/runtime.yml",
+        "ansible.cfg",
+        "playbooks/site.yml",
+        "roles/workstation/vars/backends.yml",
+        "roles/litellm_gateway/tasks/main.yml",
+        "plugins/modules/home_files.py",
+    ):
+        assert (root / part).is_file(), part
+
+
+def test_the_installed_cli_finds_its_data_from_another_directory(
+    unpacked: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(unpacked)}
+    code = (
+        "from ccprov import envfile, paths;"
+        "print(paths.data_dir());"
+        "print(' '.join(envfile.BACKENDS))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    data_dir, backends = proc.stdout.splitlines()
+    assert Path(data_dir) == unpacked / COLLECTION
+    assert backends == "local vllm ollama lmstudio vibe"
