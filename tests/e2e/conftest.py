@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -118,7 +119,10 @@ def ensure_litellm_venv() -> Path:
     lock = GATEWAY_ROLE / f"files/requirements/litellm-{version}.txt"
     venv = REPO / f".cache/litellm-{version}"
     marker = venv / ".ccprov-installed"
-    if not marker.exists():
+    # The lock's hash in the marker: a lock that gains a package (prometheus-client for the
+    # metrics) rebuilds the venv.
+    stamp = f"{version} {hashlib.sha256(lock.read_bytes()).hexdigest()}"
+    if not marker.exists() or marker.read_text() != stamp:
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         # The same rules as the role: hashes, no resolver, wheels only. From the run's wheel
@@ -131,7 +135,7 @@ def ensure_litellm_venv() -> Path:
         else:
             installer = [str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*installer, *rules], check=True)
-        marker.write_text(version)
+        marker.write_text(stamp)
     return venv
 
 
@@ -215,8 +219,11 @@ def launch_gateway(
     import yaml
 
     venv = ensure_litellm_venv()
-    # The per-developer key hook sits next to the config, as the role installs it.
+    # The per-developer key hook and the usage log callback sit next to the config, as the
+    # role installs them; the usage files go to tmp/usage.
     shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
+    shutil.copy(GATEWAY_ROLE / "files/ccprov_usage.py", tmp / "ccprov_usage.py")
+    (tmp / "usage").mkdir(exist_ok=True)
     keys_file = tmp / "keys.yaml"
     keys_file.write_text(yaml.safe_dump({"developers": developers or {}}))
     port = free_port()
@@ -228,6 +235,7 @@ def launch_gateway(
         "XDG_CACHE_HOME": str(tmp / "cache"),
         "LITELLM_MASTER_KEY": MASTER_KEY,
         "CCPROV_KEYS_FILE": str(keys_file),
+        "CCPROV_USAGE_DIR": str(tmp / "usage"),
         **env,
     }
     command = [
