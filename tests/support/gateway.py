@@ -3,6 +3,7 @@ rendered config, unit environment and per-developer key hook."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -35,7 +36,10 @@ def ensure_litellm_venv() -> Path:
     lock = GATEWAY_ROLE / f"files/requirements/litellm-{version}.txt"
     venv = REPO / f".cache/litellm-{version}"
     marker = venv / ".ccprov-installed"
-    if not marker.exists():
+    # The lock's hash in the marker: a lock that gains a package (prometheus-client for the
+    # metrics) rebuilds the venv.
+    stamp = f"{version} {hashlib.sha256(lock.read_bytes()).hexdigest()}"
+    if not marker.exists() or marker.read_text() != stamp:
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         # The same rules as the role: hashes, no resolver, wheels only. From the run's wheel
@@ -48,7 +52,7 @@ def ensure_litellm_venv() -> Path:
         else:
             installer = [str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*installer, *rules], check=True)
-        marker.write_text(version)
+        marker.write_text(stamp)
     return venv
 
 
@@ -130,6 +134,8 @@ def launch_gateway(
     venv = ensure_litellm_venv()
     # The per-developer key hook sits next to the config, as the role installs it.
     shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
+    shutil.copy(GATEWAY_ROLE / "files/ccprov_usage.py", tmp / "ccprov_usage.py")
+    (tmp / "usage").mkdir(exist_ok=True)
     keys_file = tmp / "keys.yaml"
     keys_file.write_text(yaml.safe_dump({"developers": developers or {}}))
     port = free_port()
@@ -141,6 +147,7 @@ def launch_gateway(
         "XDG_CACHE_HOME": str(tmp / "cache"),
         "LITELLM_MASTER_KEY": MASTER_KEY,
         "CCPROV_KEYS_FILE": str(keys_file),
+        "CCPROV_USAGE_DIR": str(tmp / "usage"),
         **env,
     }
     command = [
