@@ -477,7 +477,14 @@ def keys_revoke(name: str, inventory_path: Path) -> None:
 
 @keys.command("list")
 @_keys_inventory
-def keys_list(inventory_path: Path) -> None:
+@click.option(
+    "--last-use",
+    is_flag=True,
+    help="Also each key's last request, read from every gateway's usage log over SSH"
+    " (as `ccprov usage`); an active key unused for 30 days is marked for review.",
+)
+@click.option("--accept-new-host-keys", is_flag=True, help="With --last-use: as for `usage`.")
+def keys_list(inventory_path: Path, last_use: bool, accept_new_host_keys: bool) -> None:
     """Names, creation dates and states (never keys)."""
     from ccprov import keys as impl
 
@@ -485,9 +492,83 @@ def keys_list(inventory_path: Path) -> None:
     if not entries:
         click.echo(f"No developer keys in {path}.")
         return
-    click.echo(f"{'NAME':<24} {'CREATED':<11} STATE")
+    if not last_use:
+        click.echo(f"{'NAME':<24} {'CREATED':<11} STATE")
+        for entry in entries:
+            click.echo(f"{entry.name:<24} {entry.created:<11} {entry.state}")
+        return
+    from ccprov import usage
+
+    report = usage.collect_report(
+        inventory_path,
+        since="1d",
+        developers=impl.developers(inventory_path),
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    click.echo(f"{'NAME':<24} {'CREATED':<11} {'STATE':<20} LAST USE")
     for entry in entries:
-        click.echo(f"{entry.name:<24} {entry.created:<11} {entry.state}")
+        used = report.last_use.get(entry.name)
+        seen = used.strftime("%Y-%m-%d %H:%M") if used else "never (30+ days)"
+        mark = "  <- review: unused for 30 days" if entry.name in report.idle else ""
+        click.echo(f"{entry.name:<24} {entry.created:<11} {entry.state:<20} {seen}{mark}")
+    for gateway, problem in sorted(report.problems.items()):
+        click.echo(f"ccprov keys list: {gateway}: {problem}; its last uses are missing", err=True)
+    sys.exit(1 if report.problems else 0)
+
+
+@cli.command()
+@_inventory_option("The Ansible inventory whose gateways' usage logs are read.")
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    metavar="AGE|DATE",
+    help="Requests from this far back: 12h, 7d, 4w, or a date (2026-11-01).",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["developer", "day", "backend"]),
+    default="developer",
+    show_default=True,
+    help="One row per developer, per UTC day or per vLLM backend.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--limit", metavar="PATTERN", help="Only gateways matching this pattern.")
+@click.option("--forks", default=25, show_default=True, help="Gateways read at the same time.")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="Add an unknown host's SSH key to ~/.ssh/known_hosts instead of skipping the host"
+    " (a changed key is always refused).",
+)
+def usage(
+    inventory_path: Path,
+    since: str,
+    by: str,
+    as_json: bool,
+    limit: str | None,
+    forks: int,
+    accept_new_host_keys: bool,
+) -> None:
+    """Who used the gateways how much: every gateway's usage log (one line per request,
+    never a prompt or a key) read over SSH in parallel, as a table of requests, tokens in and
+    out, cache share, errors and p50/p95 time to first token; developers of the inventory's
+    keys who sent nothing in 30 days are flagged for key review. Exit 1 if a gateway could
+    not be read (its requests are then missing from the figures)."""
+    from ccprov import keys
+    from ccprov import usage as impl
+
+    report = impl.collect_report(
+        inventory_path,
+        since=since,
+        by=by,
+        developers=keys.developers(inventory_path),
+        limit=limit,
+        forks=forks,
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    click.echo(report.json() if as_json else report.table())
+    sys.exit(1 if report.problems else 0)
 
 
 @cli.group()

@@ -166,3 +166,14 @@ def listing(inventory: Path) -> tuple[Path, list[Entry]]:
         state = f"revoked {entry.get('revoked', '')}".strip() if entry.get("disabled") else "active"
         entries.append(Entry(str(name), str(entry.get("created", "?")), state))
     return path, entries
+
+
+def developers(inventory: Path) -> dict[str, dict[str, Any]]:
+    """name -> {created, disabled} of every key in the inventory (no hashes): what
+    `ccprov usage` and `keys list --last-use` judge idleness by."""
+    path = vars_file(inventory)
+    _, keys = load(path) if path.exists() else (None, {})
+    return {
+        str(name): {"created": entry.get("created"), "disabled": bool(entry.get("disabled"))}
+        for name, entry in keys.items()
+    }
