@@ -470,3 +470,106 @@ def test_a_stopped_gpu_host_loses_its_sessions_without_an_error(deployed) -> Non
             if health.returncode == 0:
                 break
             time.sleep(1)
+
+
+def _message(key: str, gateway: str, text: str) -> dict[str, int]:
+    """One POST /v1/messages with TEXT as the prompt: the usage the gateway answered with."""
+    request = urllib.request.Request(
+        f"{gateway}/v1/messages",
+        data=json.dumps(
+            {"model": "devstral", "max_tokens": 16, "messages": [{"role": "user", "content": text}]}
+        ).encode(),
+        headers={
+            "Authorization": f"Bearer {key}",
+            "anthropic-version": "2023-06-01",
+            "Content-Type": "application/json",
+        },
+    )
+    context = ssl.create_default_context(cafile=str(CA))
+    with urllib.request.urlopen(request, timeout=60, context=context) as response:
+        usage = json.load(response)["usage"]
+    return usage
+
+
+def _usage_rows() -> dict[str, dict]:
+    proc = sh(str(BIN / "ccprov"), "usage", "-i", str(INVENTORY), "--since", "1d", "--json")
+    return {row["key"]: row for row in json.loads(proc.stdout)["rows"]}
+
+
+def test_usage_counts_each_developer_exactly_and_logs_no_prompt_or_key(deployed) -> None:
+    """Issue #21: two developers through the two gateways; `ccprov usage -i inventories/local`
+    (both gateways' logs over SSH) counts each one's requests and tokens as the gateway
+    answered them; the prompt's text and the keys are nowhere on either gateway."""
+    canary = f"usage-canary-{os.urandom(6).hex()}"
+    dev2, dev3 = SESSION_KEYS[1], SESSION_KEYS[2]
+    before = _usage_rows()
+    sent = {
+        "dev2": [_message(dev2, GATEWAYS[0], f"{canary} Say OK") for _ in range(2)],
+        "dev3": [_message(dev3, GATEWAYS[1], f"{canary} Say OK twice") for _ in range(3)],
+    }
+    after = _usage_rows()
+    for name, answers in sent.items():
+        old = before.get(name, {"requests": 0, "input_tokens": 0, "output_tokens": 0})
+        new = after[name]
+        assert new["requests"] - old["requests"] == len(answers), name
+        # LiteLLM's prompt tokens for /v1/messages: uncached + cache read + cache write.
+        assert new["input_tokens"] - old["input_tokens"] == sum(
+            sum(
+                a.get(part) or 0
+                for part in (
+                    "input_tokens",
+                    "cache_read_input_tokens",
+                    "cache_creation_input_tokens",
+                )
+            )
+            for a in answers
+        ), name
+        assert new["output_tokens"] - old["output_tokens"] == sum(
+            a["output_tokens"] for a in answers
+        ), name
+    for gateway in ("ccprov-gw1", "ccprov-gw2"):
+        for secret in (canary, dev2, dev3):
+            found = podman_exec(
+                gateway,
+                "sh",
+                "-c",
+                f"grep -rlaF -e {secret} /var/log /var/lib /etc /run /tmp 2>/dev/null;"
+                f" journalctl --no-pager -o cat | grep -cF -e {secret}",
+                check=False,
+            ).stdout.split()
+            assert found == ["0"], (gateway, secret[:14], found)
+
+
+def _scrape(host: str, path: str) -> str:
+    """GET https://gw1{path} from a test host: its status line and, on 200, the body."""
+    script = (
+        "import ssl,sys,urllib.request as u\n"
+        "c=ssl.create_default_context(cafile='/etc/ssl/certs/ca-certificates.crt')\n"
+        "c.load_verify_locations(sys.argv[2])\n"
+        "try:\n"
+        "    r = u.urlopen(sys.argv[1], timeout=20, context=c)\n"
+        "    print(r.status); print(r.read().decode())\n"
+        "except u.HTTPError as e:\n"
+        "    print(e.code)\n"
+    )
+    return podman_exec(
+        host, "python3", "-c", script, f"{GATEWAY_URL}{path}", "/tmp/ccprov-ca.crt"
+    ).stdout
+
+
+def test_metrics_only_for_the_monitoring_network(deployed) -> None:
+    """litellm_gateway_metrics_clients (inventories/local: gpu2's address, standing in for a
+    Prometheus host): per-developer counters and each GPU host's vLLM metrics through the
+    front; any other host (the workstation) gets 403."""
+    for host in ("ccprov-gpu2", "ccprov-ws1"):
+        subprocess.run(
+            ["podman", "cp", str(CA), f"{host}:/tmp/ccprov-ca.crt"], check=True, capture_output=True
+        )
+    _message(SESSION_KEYS[1], GATEWAY_URL, "Say OK")
+    allowed = _scrape("ccprov-gpu2", "/metrics")
+    assert allowed.startswith("200"), allowed[:200]
+    assert re.search(r'^litellm_proxy_total_requests_metric_total\{.*user="dev2"', allowed, re.M)
+    vllm = _scrape("ccprov-gpu2", "/metrics/vllm/10.89.77.11:8000")
+    assert vllm.startswith("200") and "vllm:prefix_cache_queries_total" in vllm, vllm[:200]
+    for path in ("/metrics", "/metrics/vllm/10.89.77.11:8000"):
+        assert _scrape("ccprov-ws1", path).strip() == "403", path
