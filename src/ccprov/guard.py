@@ -1,4 +1,4 @@
-"""The LiteLLM supply-chain guard, loaded from the gateway role that ships inside ccprov.
+"""The LiteLLM supply-chain guard, loaded from the pinned_venv role that ships inside ccprov.
 
 One copy of the code: the role's module_utils/litellm_guard.py. The Ansible module uses
 it on hosts; `ccprov audit` sends its source to hosts over SSH; the CLI imports it here.
@@ -15,7 +15,7 @@ from ccprov import paths
 
 
 def path() -> Path:
-    return paths.data_dir() / "roles/litellm_gateway/module_utils/litellm_guard.py"
+    return paths.data_dir() / "roles/pinned_venv/module_utils/litellm_guard.py"
 
 
 def source() -> str:

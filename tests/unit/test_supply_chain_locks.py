@@ -68,3 +68,16 @@ def test_install_sh_installs_only_from_the_lock() -> None:
     assert f'{STRICT} -r "$here/requirements/ccprov.txt"' in script
     assert '--no-deps --no-build-isolation --no-index --force-reinstall "$here"' in script
     assert "--upgrade pip" not in script
+
+
+def test_the_vibe_proxys_litellm_lock_is_the_gateways() -> None:
+    """The workstation's vibe proxy and the gateway pin LiteLLM apart (no role reads the
+    other's variables), from the same lock: the workstation's copy of it."""
+    ws = yaml.safe_load((REPO / "roles/workstation/defaults/main.yml").read_text())
+    gw = yaml.safe_load((REPO / "roles/litellm_gateway/defaults/main.yml").read_text())
+    assert ws["workstation_vibe_proxy_version"] == gw["litellm_gateway_version"]
+    name = f"litellm-{gw['litellm_gateway_version']}.txt"
+    copy = REPO / "roles/workstation/files/requirements" / name
+    assert (
+        copy.read_text() == (REPO / "roles/litellm_gateway/files/requirements" / name).read_text()
+    )
