@@ -2,7 +2,7 @@
 # The test run's wheel cache, built once per machine on the controller from the roles' own
 # hash locks (pip keeps the wheels it already has): test hosts get it as a read-only mount at
 # /srv/ccprov-wheelhouse and install from it through the roles' offline-wheelhouse path
-# (litellm_gateway_host_wheelhouse); pytest builds its LiteLLM venv from it. OUTDIR/standin
+# (litellm_gateway_host_wheelhouse, pinned_venv's); pytest builds its LiteLLM venv from it. OUTDIR/standin
 # holds the vLLM stand-in's wheelhouse. Also bootstraps the locked uv for the controller
 # into OUTDIR/../uv (hash-checked, like the roles do).
 #   tests/wheelhouse.sh [OUTDIR]      (default .cache/wheelhouse)
@@ -14,8 +14,8 @@ py=${CCPROV_VENV:-.venv}/bin/python
 mkdir -p "$out"
 start=$SECONDS
 locks=(
-  roles/litellm_gateway/files/requirements/litellm-"$(awk -F'"' '/^litellm_gateway_version:/ {print $2}' roles/litellm_gateway/defaults/main.yml)".txt
-  roles/litellm_gateway/files/requirements/uv-"$(awk -F'"' '/^litellm_gateway_uv_version:/ {print $2}' roles/litellm_gateway/defaults/main.yml)".txt
+  roles/pinned_venv/files/requirements/litellm-"$(awk -F'"' '/^litellm_gateway_version:/ {print $2}' roles/litellm_gateway/defaults/main.yml)".txt
+  roles/pinned_venv/files/requirements/uv-"$(awk -F'"' '/^pinned_venv_uv_version:/ {print $2}' roles/pinned_venv/defaults/main.yml)".txt
 )
 # The test hosts' Python (Debian 12's python3): lock markers can differ from the controller's.
 host_python=${CCPROV_HOST_PYTHON:-3.11.2}

@@ -1,7 +1,8 @@
-"""The LiteLLM supply-chain guard, loaded from the gateway role that ships inside ccprov.
+"""The LiteLLM supply-chain guard, from the ccprov.stack collection that ships inside ccprov.
 
-One copy of the code: the role's module_utils/litellm_guard.py. The Ansible module uses
-it on hosts; `ccprov audit` sends its source to hosts over SSH; the CLI imports it here.
+One copy of the code: plugins/module_utils/litellm_guard.py. The Ansible module
+(ccprov.stack.litellm_guard, run by the pinned_venv role) uses it on hosts; `ccprov audit`
+sends its source to hosts over SSH; the CLI imports it here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ccprov import paths
 
 
 def path() -> Path:
-    return paths.data_dir() / "roles/litellm_gateway/module_utils/litellm_guard.py"
+    return paths.data_dir() / "plugins/module_utils/litellm_guard.py"
 
 
 def source() -> str:

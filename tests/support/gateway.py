@@ -33,7 +33,7 @@ def role_default(name: str) -> str:
 def ensure_litellm_venv() -> Path:
     """The pinned LiteLLM, installed exactly as the role does (hash-locked), cached."""
     version = role_default("litellm_gateway_version")
-    lock = GATEWAY_ROLE / f"files/requirements/litellm-{version}.txt"
+    lock = REPO / f"roles/pinned_venv/files/requirements/litellm-{version}.txt"
     venv = REPO / f".cache/litellm-{version}"
     marker = venv / ".ccprov-installed"
     # The lock's hash in the marker: a lock that gains a package (prometheus-client for the

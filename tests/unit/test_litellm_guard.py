@@ -16,6 +16,7 @@ from tests.conftest import REPO
 g = guard.load()
 DENY = ["1.82.7", "1.82.8"]
 ROLE = REPO / "roles/litellm_gateway"
+LOCKS = REPO / "roles/pinned_venv/files/requirements"
 
 
 @pytest.mark.parametrize("version", ["1.82.7", "1.82.8"])
@@ -39,11 +40,11 @@ def test_version_comparison_is_numeric() -> None:
 
 
 def test_the_shipped_lock_is_fully_hash_pinned() -> None:
-    locks = sorted((ROLE / "files/requirements").glob("litellm-*.txt"))
+    locks = sorted((LOCKS).glob("litellm-*.txt"))
     assert locks, "no lock file in the role"
     defaults = (ROLE / "defaults/main.yml").read_text()
     pin = re.search(r'litellm_gateway_version: "([^"]+)"', defaults).group(1)
-    assert (ROLE / f"files/requirements/litellm-{pin}.txt").exists()
+    assert (LOCKS / f"litellm-{pin}.txt").exists()
     for lock in locks:
         text = lock.read_text()
         version = lock.stem.split("-", 1)[1]

@@ -68,3 +68,13 @@ def test_install_sh_installs_only_from_the_lock() -> None:
     assert f'{STRICT} -r "$here/requirements/ccprov.txt"' in script
     assert '--no-deps --no-build-isolation --no-index --force-reinstall "$here"' in script
     assert "--upgrade pip" not in script
+
+
+def test_both_litellm_pins_have_pinned_venvs_lock() -> None:
+    """The gateway and the workstation's vibe proxy pin LiteLLM apart (no role reads the
+    other's variables); both install from pinned_venv's one lock for that release."""
+    ws = yaml.safe_load((REPO / "roles/workstation/defaults/main.yml").read_text())
+    gw = yaml.safe_load((REPO / "roles/litellm_gateway/defaults/main.yml").read_text())
+    for version in (ws["workstation_vibe_proxy_version"], gw["litellm_gateway_version"]):
+        assert (REPO / f"roles/pinned_venv/files/requirements/litellm-{version}.txt").is_file()
+    assert not list(REPO.glob("roles/*/files/requirements/litellm-*.txt"))[1:], "one copy only"

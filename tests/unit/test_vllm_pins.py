@@ -1,4 +1,4 @@
-"""The vLLM role's preflight refuses floating weights and an unverified uv (issue #18).
+"""The vLLM role's preflight refuses floating weights and a pin without a lock (issue #18).
 
 Runs the role's preflight tasks on localhost with the GPU checks off: only the pin checks
 act, nothing is installed.
@@ -99,16 +99,37 @@ def test_a_commit_or_an_explicit_opt_out_passes(tmp_path, extra) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_uv_is_refused_without_a_hash_locked_bootstrap(tmp_path) -> None:
-    proc = preflight(tmp_path, vllm_server_model_revision=COMMIT, vllm_server_installer="uv")
+def test_uv_is_pinned_venvs_hash_locked_bootstrap(tmp_path) -> None:
+    """uv is no longer refused: pinned_venv bootstraps its own (hash-locked, never PATH's)."""
+    proc = preflight(
+        tmp_path,
+        vllm_server_model_revision=COMMIT,
+        vllm_server_preflight_only=False,
+        vllm_server_installer="uv",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pinned_venv : Preflight | Look for uv's hash lock" in proc.stdout
+
+
+def test_a_pin_without_a_lock_is_refused(tmp_path) -> None:
+    proc = preflight(
+        tmp_path,
+        vllm_server_model_revision=COMMIT,
+        vllm_server_preflight_only=False,
+        vllm_server_version="9.9.9",
+    )
     assert proc.returncode != 0
-    assert "vllm_server_installer: uv is not supported" in " ".join(proc.stdout.split())
+    assert "No hash-locked requirements for vllm 9.9.9" in " ".join(proc.stdout.split())
 
 
-def test_auto_installs_with_the_venvs_pip_wheels_only() -> None:
-    install = (REPO / "roles/vllm_server/tasks/install.yml").read_text()
-    assert "--require-hashes --no-deps --only-binary :all:" in install
-    cmd = yaml.safe_load((REPO / "roles/vllm_server/vars/main.yml").read_text())[
-        "__vllm_server_installer_cmd"
+@pytest.mark.parametrize(("asked", "used"), [("auto", "pip"), ("pip", "pip"), ("uv", "uv")])
+def test_auto_installs_with_the_venvs_pip(asked, used) -> None:
+    import jinja2
+
+    template = yaml.safe_load((REPO / "roles/vllm_server/vars/main.yml").read_text())[
+        "__vllm_server_installer"
     ]
-    assert cmd.startswith("{{ __vllm_server_venv }}/bin/pip install") and "uv" not in cmd
+    assert jinja2.Template(template).render(vllm_server_installer=asked) == used
+    venv = (REPO / "roles/vllm_server/tasks/venv.yml").read_text()
+    assert "name: pinned_venv" in venv
+    assert 'pinned_venv_installer: "{{ __vllm_server_installer }}"' in venv

@@ -10,7 +10,7 @@ from pathlib import Path
 
 HOME = "/home/dev"
 ENV_FILE = f"{HOME}/.config/ccprov/vibe-proxy/env"
-GUARD = Path(__file__).resolve().parents[4] / "litellm_gateway/module_utils/litellm_guard.py"
+GUARD = Path(__file__).resolve().parents[5] / "plugins/module_utils/litellm_guard.py"
 OFFLINE = "DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 CLAUDE_CODE_MAX_RETRIES=0"
 
 

@@ -1,13 +1,16 @@
 """LiteLLM supply-chain guard: one piece of code for every place ccprov checks LiteLLM.
 
-PyPI litellm 1.82.7 and 1.82.8 shipped credential-stealing malware; 1.82.8 ran it from a
-`litellm_init.pth` file at every interpreter start. This module:
-- judges a requested version against a denylist and a minimum (`version_problem`);
+Two PyPI litellm releases (the denylist in DEFAULT_POLICY, the only copy of it) shipped
+credential-stealing malware; 1.82.8 ran it from a `litellm_init.pth` file at every
+interpreter start. This module:
+- judges a requested version against the denylist and a minimum (`version_problem`);
 - audits a lock file (`lock_problems`) and an installed venv (`venv_problems`);
 - scans a whole host for compromised installs and start-up code (`audit`).
 
-Used by the litellm_guard Ansible module (gateway and workstation proxy installs) and,
-sent over SSH to `python3 -`, by `ccprov audit`. Standard library only, Python >= 3.7.
+Used by the litellm_guard Ansible module of the pinned_venv role (every venv ccprov
+installs: LiteLLM for the gateway and the workstation's vibe proxy, vLLM; the version and
+lock checks take any package, the built-in denylist and minimum are LiteLLM's) and, sent
+over SSH to `python3 -`, by `ccprov audit`. Standard library only, Python >= 3.7.
 
 How `audit` scans: every directory below the roots is walked, at any depth, without
 following symbolic links and visiting each (st_dev, st_ino) once (bind mounts, nested
@@ -98,6 +101,8 @@ KNOWN_PTH: list[list[Any]] = [
 ]
 
 DEFAULT_POLICY: dict[str, Any] = {
+    # The built-in denylist: litellm releases never installed and reported wherever found
+    # (compromised on PyPI). Installs and inventories may add versions, never remove one.
     "denylist": ["1.82.7", "1.82.8"],
     "roots": DEFAULT_ROOTS,
     # Names of .pth files trusted whatever they hold (`ccprov audit --allow-pth`).
@@ -109,6 +114,10 @@ DEFAULT_POLICY: dict[str, Any] = {
     # At most this many unreadable paths are listed (all are counted).
     "max_unreadable": 200,
 }
+
+# The oldest litellm an install accepts unless asked for a later one (the first release
+# after the compromised ones).
+LITELLM_MINIMUM = "1.82.9"
 
 SITE_DIR_NAMES = ("site-packages", "dist-packages")
 # Pseudo file systems: never walked (by path when a root is /, by mount anywhere below).
@@ -275,12 +284,15 @@ def _read_version(path: str, kind: str, is_dir: bool) -> str | None:
     return None
 
 
-def litellm_entries(directory: str, names: list[str], dirs: set[str]) -> list[dict[str, Any]]:
-    """litellm metadata among a directory's entries: [{path, version, versions}]."""
+def litellm_entries(
+    directory: str, names: list[str], dirs: set[str], package: str = "litellm"
+) -> list[dict[str, Any]]:
+    """A package's (litellm's) metadata among a directory's entries: [{path, version, versions}]."""
     found: list[dict[str, Any]] = []
+    wanted = _canonical_name(package)
     for name in names:
         match = _META_RE.match(name)
-        if not match or _canonical_name(match.group("name")) != "litellm":
+        if not match or _canonical_name(match.group("name")) != wanted:
             continue
         path = os.path.join(directory, name)
         kind = match.group("kind").lower()
@@ -293,7 +305,7 @@ def litellm_entries(directory: str, names: list[str], dirs: set[str]) -> list[di
     return found
 
 
-def litellm_versions(site_dir: str) -> list[dict[str, str]]:
+def litellm_versions(site_dir: str, package: str = "litellm") -> list[dict[str, str]]:
     try:
         with os.scandir(site_dir) as entries:
             listing = [(e.name, e.is_dir()) for e in entries]
@@ -302,7 +314,7 @@ def litellm_versions(site_dir: str) -> list[dict[str, str]]:
     names = sorted(name for name, _ in listing)
     dirs = {name for name, is_dir in listing if is_dir}
     try:
-        found = litellm_entries(site_dir, names, dirs)
+        found = litellm_entries(site_dir, names, dirs, package)
     except OSError:
         return []
     return [{"path": item["path"], "version": item["version"]} for item in found]
@@ -455,24 +467,48 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def version_problem(version: str, denylist: list[str], minimum: str) -> str | None:
-    """Why `version` must not be installed, or None."""
+def _is_litellm(package: str) -> bool:
+    return _canonical_name(package) == "litellm"
+
+
+def denied_versions(package: str, extra: list[str]) -> list[str]:
+    """The versions of `package` never installed: the built-in denylist (litellm's) plus
+    `extra` (an install's or an inventory's own additions)."""
+    builtin = DEFAULT_POLICY["denylist"] if _is_litellm(package) else []
+    return sorted({*builtin, *extra})
+
+
+def minimum_version(package: str, minimum: str) -> str:
+    """The oldest acceptable version: `minimum` if given, else the built-in one (litellm's)."""
+    return minimum or (LITELLM_MINIMUM if _is_litellm(package) else "")
+
+
+def version_problem(
+    version: str, denylist: list[str], minimum: str, package: str = "litellm"
+) -> str | None:
+    """Why `version` of `package` must not be installed, or None."""
     if not re.match(r"^\d+(\.\d+)*([.-]?(post|rc|a|b|dev)\d*)?$", version or ""):
-        return f"litellm version {version!r} is not an exact version; pin one, e.g. 1.106.2"
-    if version in denylist:
-        return (
-            f"litellm {version} is denylisted: PyPI releases 1.82.7 and 1.82.8 shipped"
-            " credential-stealing malware (and the denylist names this one). Pin a vetted"
-            " release such as 1.106.2 (litellm_gateway_version)."
-        )
-    if parse_version(version) < parse_version(minimum):
-        return f"litellm {version} is older than the minimum {minimum}; pin {minimum} or newer."
+        return f"{package} version {version!r} is not an exact version; pin one, e.g. 1.106.2"
+    denied = {_normal_version(v) for v in denylist}
+    if _normal_version(version) in denied:
+        if _is_litellm(package):
+            return (
+                f"litellm {version} is denylisted: PyPI releases"
+                f" {' and '.join(DEFAULT_POLICY['denylist'])} shipped credential-stealing"
+                " malware (and the denylist names this one). Pin a vetted release such as"
+                " 1.106.2."
+            )
+        return f"{package} {version} is denylisted; pin another release."
+    if minimum and parse_version(version) < parse_version(minimum):
+        return f"{package} {version} is older than the minimum {minimum}; pin {minimum} or newer."
     return None
 
 
-def lock_problems(text: str, version: str, denylist: list[str]) -> list[str]:
-    """A hash-locked requirements file: every requirement pinned with hashes, litellm at
-    the pin, nothing denylisted."""
+def lock_problems(
+    text: str, version: str, denylist: list[str], package: str = "litellm"
+) -> list[str]:
+    """A hash-locked requirements file: every requirement pinned with hashes, `package` at
+    the pin, nothing denylisted (and never a denylisted litellm, whatever the package)."""
     problems: list[str] = []
     requirements = re.findall(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;\\]+)([^\n]*)", text, re.M)
     if not requirements:
@@ -482,19 +518,28 @@ def lock_problems(text: str, version: str, denylist: list[str]) -> list[str]:
         head = block.strip().splitlines()[0] if block.strip() else ""
         if "==" in head and not head.startswith("#") and "--hash=sha256:" not in block:
             problems.append(f"requirement {head.split()[0]} has no --hash")
-    pins = {name.split("[")[0].lower(): ver for name, ver, _ in requirements}
-    if pins.get("litellm") != version:
+    pins = {_canonical_name(name.split("[")[0]): ver for name, ver, _ in requirements}
+    wanted = _canonical_name(package)
+    if pins.get(wanted) != version:
         problems.append(
-            f"the lock file pins litellm {pins.get('litellm', 'nothing')}, not {version}"
+            f"the lock file pins {package} {pins.get(wanted, 'nothing')}, not {version}"
         )
+    denied = {
+        wanted: {_normal_version(v) for v in denylist},
+        "litellm": {_normal_version(v) for v in denied_versions("litellm", [])},
+    }
+    if _is_litellm(package):
+        denied["litellm"] |= denied[wanted]
     for name, ver in pins.items():
-        if name == "litellm" and ver in denylist:
-            problems.append(f"the lock file pins denylisted litellm {ver}")
+        if _normal_version(ver) in denied.get(name, set()):
+            problems.append(f"the lock file pins denylisted {name} {ver}")
     return problems
 
 
-def venv_problems(venv: str, version: str, allowed_pth: list[str]) -> list[str]:
-    """An installed venv: litellm at exactly the pin, and no .pth file outside the allowlist."""
+def venv_problems(
+    venv: str, version: str, allowed_pth: list[str], package: str = "litellm"
+) -> list[str]:
+    """An installed venv: `package` at exactly the pin, no .pth file outside the allowlist."""
     problems: list[str] = []
     site_dirs = sorted(
         {
@@ -508,7 +553,7 @@ def venv_problems(venv: str, version: str, allowed_pth: list[str]) -> list[str]:
     allowed = [re.compile(p) for p in allowed_pth]
     installed: list[str] = []
     for site_dir in site_dirs:
-        installed += [item["version"] for item in litellm_versions(site_dir)]
+        installed += [item["version"] for item in litellm_versions(site_dir, package)]
         for name in sorted(os.listdir(site_dir)):
             if name.endswith(".pth") and not any(p.match(name) for p in allowed):
                 problems.append(
@@ -517,7 +562,7 @@ def venv_problems(venv: str, version: str, allowed_pth: list[str]) -> list[str]:
                 )
     if installed != [version]:
         found = ", ".join(installed) or "missing"
-        problems.append(f"installed litellm is {found}, expected exactly {version}")
+        problems.append(f"installed {package} is {found}, expected exactly {version}")
     return problems
 
 
