@@ -131,5 +131,5 @@ def test_auto_installs_with_the_venvs_pip(asked, used) -> None:
     ]
     assert jinja2.Template(template).render(vllm_server_installer=asked) == used
     venv = (REPO / "roles/vllm_server/tasks/venv.yml").read_text()
-    assert "name: pinned_venv" in venv
+    assert "name: ccprov.stack.pinned_venv" in venv
     assert 'pinned_venv_installer: "{{ __vllm_server_installer }}"' in venv
