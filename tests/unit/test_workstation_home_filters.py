@@ -1,14 +1,12 @@
 """The workstation role's filters (plugins/filter/workstation_home.py): the
-lists its home_files calls take, built from the role's inputs; and the role's shape that
-the README promises (every input documented, short task names)."""
+lists its home_files calls take, built from the role's inputs. The role's shape (inputs,
+task names, README) is checked with the other roles' in test_role_surfaces.py."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 
 from tests.conftest import REPO, load_file
@@ -110,28 +108,3 @@ def test_ca_problem(tmp_path: Path) -> None:
     good = tmp_path / "ca.pem"
     good.write_text("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
     assert home.workstation_ca_problem(str(good)) == ""
-
-
-def test_every_input_is_documented_and_the_required_ones_say_so() -> None:
-    text = (ROLE / "defaults/main.yml").read_text()
-    defaults = yaml.safe_load(text)
-    options = yaml.safe_load((ROLE / "meta/argument_specs.yml").read_text())["argument_specs"][
-        "main"
-    ]["options"]
-    required = {name for name, spec in options.items() if spec.get("required")}
-    assert required == {"workstation_local_base_url", "workstation_local_token"}
-    assert set(options) == set(defaults) | required
-    for name in required:
-        assert "default" not in options[name] and name not in defaults
-        # Documented as an example line in defaults/main.yml.
-        assert re.search(rf"^# {name}: ", text, re.M), name
-    for name, spec in options.items():
-        assert spec.get("description"), name
-        if name in defaults and "default" in spec:
-            assert spec["default"] == defaults[name], name
-
-
-def test_task_names_are_short_and_plain() -> None:
-    for path in [*sorted((ROLE / "tasks").glob("*.yml")), ROLE / "handlers/main.yml"]:
-        for name in re.findall(r"^\s*- name: (.*)$", path.read_text(), re.M):
-            assert len(name) <= 60 and "(" not in name, f"{path.name}: {name}"
