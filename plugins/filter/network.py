@@ -1,10 +1,13 @@
 """Network filters of the gateway: the egress allowlist (litellm_gateway_egress_filter),
 which addresses and ports LiteLLM may connect to, derived from the backends it routes to;
-and the TLS front's certificate names."""
+the TLS front's certificate names; and for the metrics (issue #21), the vLLM backends whose
+own /metrics the front proxies as /metrics/vllm/<host:port> and the monitoring clients it
+lets in."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -168,6 +171,78 @@ def litellm_tls_sans(names: list[str]) -> list[str]:
     return [f"IP:{n}" if _is_address(n) else f"DNS:{n}" for n in names]
 
 
+# What may appear in an nginx location and a Prometheus metrics_path unquoted.
+_NAME = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def litellm_vllm_metrics(
+    backends: list[dict[str, Any]], resolved: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """One entry per backend host:port: name (host:port, as the usage log's `backend`),
+    url (its /metrics, by the address the play resolved for a name, like the egress
+    allowlist: nginx then needs no DNS at start), host_header, tls, server_name."""
+    found: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for index, backend in enumerate(backends):
+        api_base = str(backend.get("api_base", "")).strip()
+        parts = urlsplit(api_base)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise AnsibleFilterError(
+                f"litellm_gateway_backends[{index}].api_base: {api_base!r} is not an http(s) URL"
+            )
+        try:
+            port = parts.port or DEFAULT_PORTS[parts.scheme]
+        except ValueError as exc:
+            raise AnsibleFilterError(
+                f"litellm_gateway_backends[{index}].api_base: {api_base!r} has a bad port"
+            ) from exc
+        host = parts.hostname.lower()
+        name = f"{_bracket(host)}:{port}"
+        if not _NAME.match(name):
+            raise AnsibleFilterError(
+                f"litellm_gateway_backends[{index}].api_base: host {host!r} has characters a "
+                "metrics path cannot carry"
+            )
+        if name in names:
+            continue
+        names.add(name)
+        address = host
+        if not _is_address(host):
+            address = next(iter((resolved or {}).get(host) or []), host)
+        found.append(
+            {
+                "name": name,
+                "url": f"{parts.scheme}://{_bracket(address)}:{port}/metrics",
+                "host_header": name,
+                "tls": parts.scheme == "https",
+                "server_name": host,
+            }
+        )
+    return found
+
+
+def litellm_metrics_clients(clients: list[Any]) -> list[str]:
+    """The monitoring clients as nginx allow entries (addresses or CIDRs), checked."""
+    allowed: list[str] = []
+    for client in clients:
+        text = str(client).strip()
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError as exc:
+            raise AnsibleFilterError(
+                f"litellm_gateway_metrics_clients: {text!r} is not an address or CIDR "
+                "(e.g. 10.0.9.0/24)"
+            ) from exc
+        entry = str(net.network_address) if net.num_addresses == 1 else str(net)
+        if entry not in allowed:
+            allowed.append(entry)
+    return allowed
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -178,4 +253,6 @@ class FilterModule:
             "getent_addresses": getent_addresses,
             "resolv_conf_nameservers": resolv_conf_nameservers,
             "litellm_tls_sans": litellm_tls_sans,
+            "litellm_vllm_metrics": litellm_vllm_metrics,
+            "litellm_metrics_clients": litellm_metrics_clients,
         }

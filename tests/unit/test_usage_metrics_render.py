@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 from tests.conftest import REPO, load_file
 from tests.support import role_templates
 
-metrics = load_file("metrics_filters", REPO / "plugins/filter/metrics.py")
+metrics = load_file("network_filters", REPO / "plugins/filter/network.py")
 
 TEMPLATES = {
     "config.yaml": "etc/litellm/config.yaml.j2",

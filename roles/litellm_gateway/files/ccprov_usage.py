@@ -133,7 +133,7 @@ def _session(value: Any) -> str | None:
 
 def _backend(api_base: Any) -> str | None:
     """host:port of the URL LiteLLM sent the request to (no path, no credentials): the
-    name the front's /metrics/vllm/<host:port> uses too (plugins/filter/metrics.py)."""
+    name the front's /metrics/vllm/<host:port> uses too (plugins/filter/network.py)."""
     if not isinstance(api_base, str) or not api_base:
         return None
     try:
