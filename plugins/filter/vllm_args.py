@@ -49,6 +49,10 @@ def vllm_serve_args(cfg: dict[str, Any]) -> list[str]:
             if cfg["enable_prefix_caching"]
             else "--no-enable-prefix-caching"
         )
+    if cfg.get("enable_prompt_tokens_details"):
+        # Cached prompt tokens in each response's usage (vLLM 0.33: off by default): what the
+        # gateway's usage log and `ccprov usage` count as the cache share.
+        args.append("--enable-prompt-tokens-details")
     extra = cfg.get("extra_args") or []
     if isinstance(extra, str):
         extra = shlex.split(extra)

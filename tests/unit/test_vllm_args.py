@@ -31,6 +31,7 @@ def defaults_config() -> dict:
         "host": d["vllm_server_host"],
         "port": d["vllm_server_port"],
         "enable_prefix_caching": d["vllm_server_enable_prefix_caching"],
+        "enable_prompt_tokens_details": d["vllm_server_enable_prompt_tokens_details"],
         "gpu_memory_utilization": d["vllm_server_gpu_memory_utilization"],
         "revision": d["vllm_server_model_revision"],
         "max_model_len": d["vllm_server_max_model_len"],
@@ -43,6 +44,8 @@ def test_default_inventory_renders_the_seed_line() -> None:
     assert line.startswith(SEED + " ")
     assert "--host 0.0.0.0 --port 8000" in line
     assert "--enable-prefix-caching" in line
+    # Cached tokens in the usage, for the gateway's usage log (ccprov usage's cache share).
+    assert line.endswith("--enable-prompt-tokens-details")
     assert "--api-key" not in line
 
 
