@@ -80,6 +80,43 @@ def _inventory_option(help_text: str, required: bool = True) -> Callable[[F], F]
     )
 
 
+def _fleet_options(hosts: str, prefix: str = "") -> Callable[[F], F]:
+    """--limit, --forks and --accept-new-host-keys, as the commands that reach an inventory's
+    HOSTS over SSH take them; PREFIX (e.g. "With -i: ") when -i is optional."""
+
+    def sentence(text: str) -> str:
+        return prefix + (text[0].lower() if prefix else text[0].upper()) + text[1:]
+
+    def apply(command: F) -> F:
+        for option in reversed(
+            (
+                click.option(
+                    "--limit",
+                    metavar="PATTERN",
+                    help=sentence(f"only {hosts} matching this pattern."),
+                ),
+                click.option(
+                    "--forks",
+                    default=25,
+                    show_default=True,
+                    help=sentence(f"{hosts} checked at once."),
+                ),
+                click.option(
+                    "--accept-new-host-keys",
+                    is_flag=True,
+                    help=sentence(
+                        "add an unknown host's SSH key to ~/.ssh/known_hosts instead of"
+                        " skipping the host (a changed key is always refused)."
+                    ),
+                ),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ccprov")
 def cli() -> None:
@@ -240,14 +277,7 @@ def workstation(
     "Report on every host of this Ansible inventory instead of this workstation.",
     required=False,
 )
-@click.option("--limit", metavar="PATTERN", help="With -i: only hosts matching this pattern.")
-@click.option("--forks", default=25, show_default=True, help="With -i: hosts checked at once.")
-@click.option(
-    "--accept-new-host-keys",
-    is_flag=True,
-    help="With -i: add an unknown host's SSH key to ~/.ssh/known_hosts instead of skipping"
-    " the host (a changed key is always refused).",
-)
+@_fleet_options("hosts", prefix="With -i: ")
 def status(
     env_file: Path | None,
     inventory_path: Path | None,
@@ -533,14 +563,7 @@ def keys_list(inventory_path: Path, last_use: bool, accept_new_host_keys: bool) 
     help="One row per developer, per UTC day or per vLLM backend.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--limit", metavar="PATTERN", help="Only gateways matching this pattern.")
-@click.option("--forks", default=25, show_default=True, help="Gateways read at the same time.")
-@click.option(
-    "--accept-new-host-keys",
-    is_flag=True,
-    help="Add an unknown host's SSH key to ~/.ssh/known_hosts instead of skipping the host"
-    " (a changed key is always refused).",
-)
+@_fleet_options("gateways")
 def usage(
     inventory_path: Path,
     since: str,
