@@ -45,6 +45,9 @@ def standin_vllm() -> Iterator[Backend]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hostbed: needs the container test bed (tests/hostbed)")
+    config.addinivalue_line(
+        "markers", "reference: needs the vLLM reference venv (tests/vllm_reference/install.sh)"
+    )
 
 
 @pytest.fixture(scope="session")

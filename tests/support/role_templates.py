@@ -64,9 +64,50 @@ def render(
                 "vars": job.vars,
             }
         )
+    return _run(workdir, list(plays.values()), extra_vars, timeout)
+
+
+def role_vars(
+    workdir: Path, role: str, names: list[str], extra_vars: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The values of NAMES as ROLE computes them (its defaults and vars, the collection's
+    filters, EXTRA_VARS over them), rendered by Ansible."""
+    role_dir = ROLES / role
+    dest = workdir / f"{role}-vars.json"
+    play = {
+        "name": f"Render {role}'s variables",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars_files": [
+            str(f)
+            for f in (role_dir / "defaults/main.yml", role_dir / "vars/main.yml")
+            if f.is_file()
+        ],
+        "vars": {"role_path": str(role_dir)},
+        "tasks": [
+            {
+                "name": "Write them as JSON",
+                "ansible.builtin.copy": {
+                    "content": "{{ {" + ", ".join(f"'{n}': {n}" for n in names) + "} | to_json }}",
+                    "dest": str(dest),
+                    "mode": "0600",
+                },
+            }
+        ],
+    }
+    proc = _run(workdir, [play], extra_vars, 300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rendering {role}'s variables failed:\n{proc.stdout[-2000:]}")
+    values: dict[str, Any] = json.loads(dest.read_text())
+    return values
+
+
+def _run(
+    workdir: Path, plays: list[dict[str, Any]], extra_vars: dict[str, Any] | None, timeout: int
+) -> subprocess.CompletedProcess[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     playbook = workdir / "render.yml"
-    playbook.write_text(json.dumps(list(plays.values())))  # JSON is YAML
+    playbook.write_text(json.dumps(plays))  # JSON is YAML
     env = {
         **os.environ,
         # The roles' filters are ccprov.stack's: the checkout's collections/ resolves it.

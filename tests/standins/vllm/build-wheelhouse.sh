@@ -6,7 +6,7 @@
 # --broken builds a version whose server fails at start (for the rollback test).
 #
 # The stand-in needs mistral-common (as vLLM does, for Mistral tokenizers), so OUTDIR also
-# gets mistral-common 1.13.1 and its runtime dependency closure, at the exact versions and
+# gets mistral-common 1.12.0 and its runtime dependency closure, at the exact versions and
 # sha256 hashes of the role's real vLLM lock (roles/vllm_server/files/requirements/
 # vllm-0.33.0.txt), as wheels for CPython 3.11 manylinux x86_64 (Debian 12 test hosts), and
 # the lock lists them all. Downloads are cached: wheels already in OUTDIR are reused, and
@@ -19,7 +19,7 @@ broken=false
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 vllm_lock="$repo/roles/vllm_server/files/requirements/vllm-0.33.0.txt"
-# mistral-common 1.13.1's runtime closure on CPython 3.11 (its modules import
+# mistral-common 1.12.0's runtime closure on CPython 3.11 (its modules import
 # pydantic_extra_types.language_code, which needs pycountry, although its metadata
 # lists them only under extras).
 deps=(mistral-common jsonschema attrs jsonschema-specifications referencing rpds-py
