@@ -87,6 +87,11 @@ def expected(host: inventory.Host) -> dict[str, dict[str, Any]]:
             "root": str(setting["root"]),
             "health": svc.health,
         }
+        if svc.unit == "vllm":
+            for name in ("hf_home", "model", "model_revision"):
+                variable = f"{svc.role}_{name}"
+                value = _plain(host.variables.get(variable), _default(svc.role, variable))
+                want[svc.unit][name.removeprefix("model_")] = str(value)
     # The TLS front (nginx) in front of LiteLLM (litellm_gateway_tls).
     if "gateways" in host.groups and _on(
         host.variables.get("litellm_gateway_tls"),
@@ -94,6 +99,25 @@ def expected(host: inventory.Host) -> dict[str, dict[str, Any]]:
     ):
         want["nginx"] = {"pin": "-"}
     return want
+
+
+# What ccprov's tests assume of the served checkpoint (tests/vllm_reference/model_dir.py, the
+# stand-in, the gateway's litellm_gateway_text_only): read offline from mistral-common, not
+# from Devstral 2's own files, so the first real host settles it.
+TESTED_MODEL = {"tokenizer": "v13", "vision": False}
+
+
+def model_note(facts: Any) -> str:
+    """The vLLM line's note on the downloaded checkpoint: its tokenizer version and whether
+    it has a vision part, and a warning where that is not what the tests assume."""
+    if not isinstance(facts, dict) or "tokenizer" not in facts:
+        return ""
+    version = "".join(ch for ch in str(facts["tokenizer"])[:8] if ch.isalnum())
+    kind = "vision" if facts.get("vision") else "text-only"
+    note = f"   model: tekken {version}, {kind}"
+    if {"tokenizer": version, "vision": bool(facts.get("vision"))} != TESTED_MODEL:
+        note += " <- tests assume tekken v13, text-only (see tests/vllm_reference/README.md)"
+    return note
 
 
 def probe_argument(want: dict[str, dict[str, Any]]) -> str:
@@ -172,11 +196,13 @@ def run(
                 )
             report.problems += not ok
             installed = got.get("installed") or "none"
+            note = model_note(got.get("model"))
             report.lines.append(
                 f"{host.name:<{width}}  {host.kind:<12}  {unit:<8} {got.get('active', '?'):<9} "
                 f"{want['pin']:<8} {installed:<10} {got.get('health', '?'):<10} "
                 f"{got.get('prefix_cache', '-'):<7} {gpus}"
                 + ("" if ok else "   <- needs attention")
+                + note
             )
     bad = report.problems
     report.lines.append(f"{len(hosts)} hosts: {'all healthy' if not bad else f'{bad} problem(s)'}")

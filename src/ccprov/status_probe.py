@@ -74,6 +74,35 @@ def _metrics(port: int) -> str:
         return ""
 
 
+def model_facts(hf_home: str, model: str, revision: str) -> dict[str, Any]:
+    """What the downloaded checkpoint says of itself (Hugging Face's cache layout:
+    HF_HOME/hub/models--ORG--NAME/{refs/REV,snapshots/COMMIT}): the tekken tokenizer's
+    version (`tekken.json` config.version) and whether it has a vision part (`params.json`
+    vision_encoder, or an `image` section in tekken.json). Empty without a download."""
+    repo = os.path.join(hf_home, "hub", "models--" + model.replace("/", "--"))
+    commit = revision
+    try:
+        with open(os.path.join(repo, "refs", revision), encoding="utf-8") as ref:
+            commit = ref.read().strip()
+    except OSError:
+        pass
+    snapshot = os.path.join(repo, "snapshots", commit)
+    facts: dict[str, Any] = {}
+    try:
+        with open(os.path.join(snapshot, "tekken.json"), encoding="utf-8") as f:
+            tekken = json.load(f)
+        facts["tokenizer"] = str((tekken.get("config") or {}).get("version") or "?")
+        facts["vision"] = bool(tekken.get("image"))
+    except (OSError, ValueError, AttributeError):
+        return facts
+    try:
+        with open(os.path.join(snapshot, "params.json"), encoding="utf-8") as f:
+            facts["vision"] = facts["vision"] or bool(json.load(f).get("vision_encoder"))
+    except (OSError, ValueError, AttributeError):
+        pass
+    return facts
+
+
 def service(unit: str, root: str, port: int, path: str) -> dict[str, Any]:
     """UNIT's state, the version ROOT/current points at, and its health at PATH on PORT."""
     current = os.path.join(root, "current")
@@ -120,6 +149,10 @@ def main(argv: list[str]) -> int:
             report["services"][unit] = service(
                 unit, str(want["root"]), int(want["port"]), str(want["health"])
             )
+            if unit == "vllm" and want.get("model"):
+                report["services"][unit]["model"] = model_facts(
+                    str(want["hf_home"]), str(want["model"]), str(want["revision"])
+                )
     json.dump(report, sys.stdout)
     return 0
 

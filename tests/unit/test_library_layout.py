@@ -80,7 +80,15 @@ def test_the_probe_gets_roots_ports_and_health_paths_but_no_pins() -> None:
     want = fleet_status.expected(host("gpu_hosts", vllm_server_root="/srv/vllm"))
     argument = json.loads(fleet_status.probe_argument(want))
     assert argument == {
-        "vllm": {"root": "/srv/vllm", "port": want["vllm"]["port"], "health": "/health"}
+        "vllm": {
+            "root": "/srv/vllm",
+            "port": want["vllm"]["port"],
+            "health": "/health",
+            # Where the weights are: the probe reports the checkpoint's tokenizer and vision.
+            "hf_home": role_default("vllm_server", "vllm_server_hf_home"),
+            "model": role_default("vllm_server", "vllm_server_model"),
+            "revision": role_default("vllm_server", "vllm_server_model_revision"),
+        }
     }
 
 

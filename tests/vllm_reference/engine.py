@@ -177,10 +177,9 @@ class ScriptedEngineCore(EngineCoreClient):
             finish = FinishReason.STOP
         elif token in (params.stop_token_ids or ()):
             finish, stop_reason = FinishReason.STOP, token
-        elif (
-            len(run.request.prompt_token_ids or []) + run.produced >= self.max_model_len
-            or run.produced >= (params.max_tokens or 0)
-        ):
+        elif len(
+            run.request.prompt_token_ids or []
+        ) + run.produced >= self.max_model_len or run.produced >= (params.max_tokens or 0):
             finish = FinishReason.LENGTH
         elif not run.tokens and params.eos_token_id is None:
             # ignore_eos: a real model would go on; the canned answer ends here.

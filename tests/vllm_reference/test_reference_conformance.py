@@ -40,6 +40,6 @@ def test_direct_vllm_refuses_what_the_gateway_fixes(reference, name: str) -> Non
 def test_through_the_gateway(reference_gateway, name: str) -> None:
     route, gateway = reference_gateway
     result = results(f"gateway {route}", gateway.url, gateway.master_key)[name]
-    assert result.ok, f"[gateway {route} -> vLLM reference] {result.line()}\n" + (
-        gateway.log.read_text()[-1500:]
+    assert result.ok, (
+        f"[gateway {route} -> vLLM reference] {result.line()}\n" + (gateway.log.read_text()[-1500:])
     )
