@@ -27,6 +27,7 @@ What differs from a GPU host, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -141,10 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     import uvloop
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # SIGTERM: a clean stop
         uvloop.run(serve(args, vllm_config))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
