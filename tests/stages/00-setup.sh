@@ -28,6 +28,12 @@ if [ ! -x "$CCPROV_VENV/bin/python" ]; then
 fi
 .cache/uv/bin/uv pip install -q --system-certs --python "$CCPROV_VENV/bin/python" -e '.[test]'
 
+# vLLM from the vllm_server role's lock for the reference backend (~9 GB, about a minute and
+# a half on a fresh machine): in the background while lint and pytest run; stage
+# 25-vllm-reference waits for it (tests/vllm_reference/install.sh takes a lock).
+mkdir -p .cache/vllm-reference
+setsid bash tests/vllm_reference/install.sh >.cache/vllm-reference/install.log 2>&1 </dev/null &
+
 # The real Claude Code CLI, the client of the end-to-end tests.
 CLAUDE_CODE_VERSION=${CLAUDE_CODE_VERSION:-2.1.331}
 if ! "$CCPROV_REPO/.cache/node/node_modules/.bin/claude" --version 2>/dev/null | grep -q "$CLAUDE_CODE_VERSION"; then

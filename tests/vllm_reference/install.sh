@@ -12,7 +12,12 @@ lock=roles/vllm_server/files/requirements/vllm-0.33.0.txt
 uv=.cache/uv/bin/uv
 [ -x "$uv" ] || bash tests/wheelhouse.sh .cache/wheelhouse >/dev/null
 start=$SECONDS
-stamp="$venv/.ccprov-lock-$(cat "$lock" | sha256sum | cut -c1-16)"
+# One install at a time: 00-setup starts one in the background, 25-vllm-reference waits here
+# for it (then finds it done) or installs itself if that one failed.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$(dirname "$venv")/.install.lock"
+flock 9
+stamp="$venv/.ccprov-lock-$(sha256sum <"$lock" | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   rm -rf "$venv"
   # Debian 12's Python, as on a GPU host (the role's vllm_server_python: python3).
