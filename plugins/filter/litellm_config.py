@@ -22,6 +22,7 @@ def litellm_deployments(
     timeout: int,
     route: str = "chat_completions",
     drop_params: list[str] | None = None,
+    text_only: bool = False,
 ) -> list[dict[str, Any]]:
     """One model_list entry per vLLM host, all under one model_name (LiteLLM then
     load-balances). Keys stay out of the config: each backend's key is read from
@@ -31,7 +32,10 @@ def litellm_deployments(
     `chat_completions` has LiteLLM translate it to /v1/chat/completions and back.
     drop_params: request parameters removed before the backend sees them. LiteLLM 1.106.2
     honours them only per deployment (litellm_params.additional_drop_params), not in
-    litellm_settings; dotted names (output_config.effort) remove nested fields."""
+    litellm_settings; dotted names (output_config.effort) remove nested fields.
+    text_only: mark each deployment `model_info.ccprov_text_only: true`, which the
+    gateway's callback (roles/litellm_gateway/files/ccprov_text_only.py) reads to replace
+    image, document and tool_reference blocks with text notes before routing."""
     if route not in ROUTES:
         raise AnsibleFilterError(
             f"litellm_gateway_backend_route must be one of {', '.join(ROUTES)}, got {route!r}"
@@ -66,6 +70,8 @@ def litellm_deployments(
         info: dict[str, Any] = {"id": f"backend-{index}"}
         if route == "messages":
             info["supported_endpoints"] = list(NATIVE_ENDPOINTS)
+        if text_only:
+            info["ccprov_text_only"] = True
         deployments.append({"model_name": model_name, "litellm_params": params, "model_info": info})
     return deployments
 

@@ -135,6 +135,7 @@ def launch_gateway(
     # The per-developer key hook sits next to the config, as the role installs it.
     shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
     shutil.copy(GATEWAY_ROLE / "files/ccprov_usage.py", tmp / "ccprov_usage.py")
+    shutil.copy(GATEWAY_ROLE / "files/ccprov_text_only.py", tmp / "ccprov_text_only.py")
     (tmp / "usage").mkdir(exist_ok=True)
     keys_file = tmp / "keys.yaml"
     keys_file.write_text(yaml.safe_dump({"developers": developers or {}}))

@@ -35,24 +35,32 @@ def test_stream_role_chunk_token_deltas_finish_usage_done(standin_vllm) -> None:
 def test_stream_tool_call_first_fragment_then_one_per_token(standin_vllm) -> None:
     """parser/mistral.py + parser/engine/parser_engine.py _events_to_delta: the call opens
     with index, a 9-char id (MistralToolCall.generate_random_id), type, name and the first
-    argument fragment; then one fragment per token; finish_reason tool_calls
-    (serve/utils/tool_calls_utils.py resolve_finish_reason)."""
+    argument fragment; then one fragment per tekken token; the closing brace is held back
+    (streaming_parser_engine.py _feed_args_char/_flush_safe_args) and arrives on the chunk
+    that carries finish_reason tool_calls (serve/utils/tool_calls_utils.py
+    resolve_finish_reason). Fragments and counts as vLLM 0.33.0 streams them."""
     _status, text = chat(
         standin_vllm,
         stream=True,
+        stream_options={"include_usage": True},
         tools=OPENAI_TOOLS,
-        messages=[{"role": "user", "content": "Read /etc/os-release please"}],
+        messages=[{"role": "user", "content": "Please read /etc/hostname"}],
     )
     frames = [f for f in sse_data(text) if f != "[DONE]"]
-    calls = [c for f in frames for c in f["choices"][0]["delta"].get("tool_calls", [])]
+    calls = [c for f in frames[:-1] for c in f["choices"][0]["delta"].get("tool_calls", [])]
     head = calls[0]
     assert head["index"] == 0 and head["type"] == "function"
     assert len(head["id"]) == 9 and head["id"].isalnum()
-    assert head["function"]["name"] == "Read" and head["function"]["arguments"] == "{"
-    assert all(set(c) == {"index", "function"} for c in calls[1:]) and len(calls) > 5
-    args = "".join(c["function"]["arguments"] for c in calls)
-    assert json.loads(args) == {"file_path": "/etc/os-release"}
-    assert frames[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    assert head["function"] == {"name": "Read", "arguments": '{"'}
+    assert all(set(c) == {"index", "function"} for c in calls[1:])
+    fragments = [c["function"]["arguments"] for c in calls]
+    assert fragments == ['{"', "file", "_path", '":', ' "/', "etc", "/", "hostname", '"', "}"]
+    last = frames[-2]["choices"][0]
+    assert last["delta"] == {"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]}
+    assert last["finish_reason"] == "tool_calls"
+    # [TOOL_CALLS] Read [ARGS] + 9 argument tokens + </s>; the prompt as vLLM renders it.
+    usage = frames[-1]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (63, 13)
 
 
 def test_text_then_tool_call_and_parallel_calls(standin_vllm) -> None:
@@ -129,7 +137,7 @@ def test_tool_choice_none_required_named(standin_vllm) -> None:
     "Say X" (finish tool_calls); named -> that tool, finish stop (forced named tool)."""
     read = [{"role": "user", "content": "Read /etc/hosts"}]
     status, body = chat(standin_vllm, tools=OPENAI_TOOLS, tool_choice="none", messages=read)
-    assert body["choices"][0]["message"]["tool_calls"] == []
+    assert "tool_calls" not in body["choices"][0]["message"]  # vLLM 0.33.0 omits it
     status, body = chat(standin_vllm, tools=OPENAI_TOOLS, tool_choice="required", messages=USER)
     choice = body["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
@@ -177,11 +185,22 @@ def test_validation_like_vllm_and_mistral_common(standin_vllm) -> None:
     status, body = chat(standin_vllm, tools=bad_schema, messages=USER)
     assert status == 400 and "Invalid tool schema" in body["error"]["message"]
     status, body = chat(standin_vllm, chat_template="{{x}}", messages=USER)
-    assert body["error"]["message"] == "chat_template is not supported for Mistral tokenizers."
-    status, body = chat(standin_vllm, reasoning_effort="turbo", messages=USER)
-    assert status == 400 and body["error"]["param"] == "reasoning_effort"
-    assert "Supported values are: ['none', 'minimal', 'low'" in body["error"]["message"]
+    assert body["error"]["message"] == (
+        "chat_template is not supported for Mistral tokenizers. (parameter=chat_template)"
+    )
+    # mistral-common 1.12.0's ReasoningEffort: none and high only (vLLM 0.33.0 says so).
+    status, body = chat(standin_vllm, reasoning_effort="low", messages=USER)
+    assert status == 400 and body == {
+        "error": {
+            "message": "reasoning_effort=low is not supported by Mistral models. Supported "
+            "values are: ['none', 'high']. (parameter=reasoning_effort)",
+            "type": "BadRequestError",
+            "param": "reasoning_effort",
+            "code": 400,
+        }
+    }
     assert chat(standin_vllm, reasoning_effort="high", messages=USER)[0] == 200
+    assert chat(standin_vllm, reasoning_effort="none", messages=USER)[0] == 200
 
     def history(tool_id: str) -> list[dict]:
         call = {"id": tool_id, "type": "function", "function": {"name": "Read", "arguments": "{}"}}

@@ -141,6 +141,19 @@ CASES = [
         messages=tool_turn([{"type": "text", "text": "no such file"}]),
     ),
     msg("stop-sequences", stop_sequences=["K"], messages=[user("Say OK")]),
+    # Cut off inside a tool call: after [TOOL_CALLS], after the name, inside the arguments.
+    *(
+        chat(
+            f"chat-cut-after-{n}-tokens{'-stream' if stream else ''}",
+            max_tokens=n,
+            stream=stream,
+            tools=[OPENAI_READ],
+            messages=[user("Read /etc/hosts")],
+        )
+        for n in (1, 2, 3, 4)
+        for stream in (False, True)
+    ),
+    msg("cut-in-call", max_tokens=2, tools=[READ], messages=[user("Read /etc/hosts")]),
     msg("non-stream-fields", messages=[user("Say FIELDS")]),
     chat(
         "chat-parallel-stream",
@@ -253,13 +266,21 @@ def shape(reply: conformance.Reply) -> dict[str, Any]:
         **out,
         "content": message.get("content"),
         "tools": [
-            (c["function"]["name"], json.loads(c["function"]["arguments"]))
+            (c["function"]["name"], _json_or_text(c["function"]["arguments"]))
             for c in message.get("tool_calls") or []
         ],
         "finish_reason": choice.get("finish_reason"),
         "stop_reason": choice.get("stop_reason"),
         "usage": _tokens(data.get("usage") or {}),
     }
+
+
+def _json_or_text(arguments: str) -> Any:
+    """A call's arguments as JSON, or as sent when a cut-off left them unfinished."""
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
 
 
 def _tokens(usage: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +346,7 @@ def _chat_stream(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         ),
         "text": "".join(text),
         "tools": [
-            (names.get(i), json.loads("".join(parts) or "{}")) for i, parts in sorted(calls.items())
+            (names.get(i), _json_or_text("".join(parts))) for i, parts in sorted(calls.items())
         ],
         "finish_reason": finish,
     }

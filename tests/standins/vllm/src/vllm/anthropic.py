@@ -277,9 +277,14 @@ def _convert_messages(
 
 
 def _user_tool_result(block: dict[str, Any], out: list[dict[str, Any]]) -> None:
+    """_convert_user_tool_result: a tool message with the text; images as a user message
+    after it (the renderer then refuses them: not a multimodal model); `tool_reference`
+    items as a second tool message whose content is those references, which mistral-common
+    refuses ("'tool_reference' is not a valid ChunkTypes")."""
     content = block.get("content")
     text = ""
     images: list[str] = []
+    references: list[dict[str, Any]] = []
     if isinstance(content, str):
         text = content
     elif isinstance(content, list):
@@ -290,7 +295,13 @@ def _user_tool_result(block: dict[str, Any], out: list[dict[str, Any]]) -> None:
             if item.get("type") == "text":
                 texts.append(item.get("text", ""))
             elif item.get("type") == "image":
-                images.append(_image_url(item.get("source", {})))
+                url = _image_url(item.get("source", {}))
+                if url:
+                    images.append(url)
+            elif item.get("type") == "tool_reference":
+                name = item.get("tool_name") or item.get("name")
+                if name:
+                    references.append({"type": "tool_reference", "name": name})
         text = "\n".join(texts)
     out.append(
         {"role": "tool", "tool_call_id": block.get("tool_use_id") or "", "content": text or ""}
@@ -301,6 +312,10 @@ def _user_tool_result(block: dict[str, Any], out: list[dict[str, Any]]) -> None:
                 "role": "user",
                 "content": [{"type": "image_url", "image_url": {"url": u}} for u in images],
             }
+        )
+    if references:
+        out.append(
+            {"role": "tool", "tool_call_id": block.get("tool_use_id") or "", "content": references}
         )
 
 
@@ -608,4 +623,5 @@ def stream_converter(chunks: Iterable[dict[str, Any] | ApiError]) -> Iterator[st
 
 
 def new_message_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+    """The chat request's id (chatcmpl- and vllm/utils random_uuid's 16 hex digits)."""
+    return f"chatcmpl-{uuid.uuid4().int & (2**64 - 1):016x}"

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--num-gpu-blocks-override", type=int, default=None)
     # entrypoints/common/cli_args.py:156: cached tokens in the responses' usage.
     serve.add_argument("--enable-prompt-tokens-details", action="store_true")
+    # entrypoints/common/cli_args.py: the responses' system_fingerprint.
+    serve.add_argument(
+        "--fingerprint-mode", default="full", choices=["full", "hash", "custom", "none"]
+    )
+    serve.add_argument("--fingerprint-value", default=None)
+    serve.add_argument("--enable-expert-parallel", "-ep", action="store_true")
     _bool_pair(serve, "enable-chunked-prefill", True)
     serve.add_argument("--tool-call-parser", default=None)
     serve.add_argument("--enable-auto-tool-choice", action="store_true")
@@ -141,6 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         prompt_tokens_details=args.enable_prompt_tokens_details,
         ssl_keyfile=args.ssl_keyfile,
         ssl_certfile=args.ssl_certfile,
+        parallel={
+            "tp": args.tensor_parallel_size,
+            "pp": args.pipeline_parallel_size,
+            "dp": args.data_parallel_size,
+            "ep": args.enable_expert_parallel,
+        },
+        quantization=args.quantization,
+        fingerprint_mode=args.fingerprint_mode,
+        fingerprint_value=args.fingerprint_value,
     )
     return 0
 

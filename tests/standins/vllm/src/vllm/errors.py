@@ -67,6 +67,21 @@ class ApiError(Exception):
         return {"type": "error", "error": {"type": self.anthropic_type(), "message": self.message}}
 
 
+def vllm_validation_error(message: str, parameter: str | None, value: Any = None) -> ApiError:
+    """vllm/exceptions.py VLLMValidationError: `str()` appends "(parameter=P, value=V)";
+    answered as a 400 BadRequestError whose param is the parameter
+    (serve/exception_handling: the handler reads `exc.parameter`). Raised inside the
+    request models' validators too (chat_completion/protocol.py), it still reaches the
+    client in this shape, not as a pydantic validation error."""
+    extras = []
+    if parameter is not None:
+        extras.append(f"parameter={parameter}")
+    if value is not None:
+        extras.append(f"value={value}")
+    text = f"{message} ({', '.join(extras)})" if extras else message
+    return ApiError(400, text, "BadRequestError", parameter)
+
+
 class ValidationFailed:
     """Collects pydantic-style errors; raises like validation_exception_handler answers:
     "N validation error(s):" then one line per error, type "Bad Request", param = loc."""

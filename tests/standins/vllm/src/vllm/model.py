@@ -1,4 +1,4 @@
-"""The stand-in's canned, deterministic "model" and its stand-in tokenizer.
+"""The stand-in's canned, deterministic "model".
 
 Nothing here is a real model. What tests can rely on (see README.md, "canned model"):
 - `Say X` -> the reply `X`;
@@ -8,16 +8,15 @@ Nothing here is a real model. What tests can rely on (see README.md, "canned mod
 - after tool results come back -> a reply quoting them;
 - `STANDIN_MIDSTREAM_ERROR` -> a few tokens, then the engine fails (an error frame).
 
-The stand-in tokenizer (used for every count: prompt tokens, completion tokens,
-`max_tokens`, count_tokens) splits text into word pieces of at most 8 characters (with
-their leading space), single punctuation characters and single whitespace characters;
-each Mistral control token (`<s>`, `[INST]`, `[TOOL_CALLS]`, ...) is one token.
-It is NOT Mistral's tekken tokenizer: counts are consistent, not equal to vLLM's.
+Token counts are not made here: the server renders and counts in real tekken tokens
+through mistral-common (tekken.py). This module stays stdlib-only: the reference backend's
+scripted engine (tests/vllm_reference/engine.py) loads it by path for the same answers.
+`tokenize` is only a text splitter, for stand-ins that stream a reply in pieces
+(tests/standins/mistral_api); it counts nothing.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from random import choices
@@ -31,24 +30,12 @@ _EXPLAIN_THEN_READ = re.compile(r"\bexplain\b.*\bthen\b.*\bread\b", re.I | re.S)
 MIDSTREAM_ERROR_TRIGGER = "STANDIN_MIDSTREAM_ERROR"
 FALLBACK = "I am the vLLM stand-in used by ccprov's tests; I can only say things and read files."
 
-# Mistral control tokens (mistral_common SpecialTokens), one stand-in token each.
-BOS, EOS = "<s>", "</s>"
-INST, INST_END = "[INST]", "[/INST]"
-SYSTEM, SYSTEM_END = "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"
-TOOLS, TOOLS_END = "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]"
-TOOL_CALLS, ARGS = "[TOOL_CALLS]", "[ARGS]"
-RESULTS, RESULTS_END = "[TOOL_RESULTS]", "[/TOOL_RESULTS]"
-
 _ALPHANUMERIC = ascii_letters + digits
 
 
 def tokenize(text: str) -> list[str]:
-    """The stand-in tokenizer: lossless (`"".join(tokenize(t)) == t`)."""
+    """Text in word-sized pieces, losslessly (`"".join(tokenize(t)) == t`); not tekken."""
     return _TOKEN.findall(text)
-
-
-def count(text: str) -> int:
-    return len(tokenize(text))
 
 
 def new_tool_id() -> str:
@@ -66,45 +53,6 @@ def _text_of(content: Any) -> str:
         if isinstance(block, dict) and block.get("type") == "text":
             parts.append(str(block.get("text", "")))
     return "\n".join(parts)
-
-
-def prompt_token_list(
-    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
-) -> list[str]:
-    """The prompt as a Mistral (v13-like) chat rendering lays it out, in stand-in tokens:
-    `<s>[SYSTEM_PROMPT]..[/SYSTEM_PROMPT][AVAILABLE_TOOLS]json[/AVAILABLE_TOOLS]
-    [INST]..[/INST] answer[TOOL_CALLS]name[ARGS]{..}</s>[TOOL_RESULTS]..[/TOOL_RESULTS]`.
-    Tools go before the first user message (mistral_common's InstructTokenizerV13: "available
-    tools are tokenized at the first user message"), so a conversation that grows keeps
-    its prefix: the prefix cache (prefix_cache.py) hashes these tokens."""
-    out = [BOS]
-    pending_tools = (
-        [TOOLS, *tokenize(json.dumps(tools, ensure_ascii=False)), TOOLS_END] if tools else []
-    )
-    for message in messages:
-        role = message.get("role")
-        text = _text_of(message.get("content"))
-        if role == "system":
-            out += [SYSTEM, *tokenize(text), SYSTEM_END]
-        elif role == "user":
-            out += pending_tools
-            pending_tools = []
-            out += [INST, *tokenize(text), INST_END]
-        elif role == "assistant":
-            out += tokenize(text)
-            for call in message.get("tool_calls") or []:
-                function = call.get("function") or {}
-                out += [TOOL_CALLS, *tokenize(str(function.get("name", "")))]
-                out += [ARGS, *tokenize(str(function.get("arguments", "")))]
-            out.append(EOS)
-        elif role == "tool":
-            out += [RESULTS, *tokenize(text), RESULTS_END]
-    return out + pending_tools
-
-
-def prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
-    """Token count of the prompt (prompt_token_list)."""
-    return len(prompt_token_list(messages, tools))
 
 
 @dataclass

@@ -22,9 +22,10 @@ What it copies (paths inside the vLLM 0.33.0 wheel):
 - Tokens written to the cache by a request (`created_cache_tokens`): its full blocks minus
   the cached ones (v1/metrics/stats.py:341-345 `PrefillStats.finalize`).
 
-Not copied: the stand-in's token ids are its own tokenizer's pieces (model.py), not tekken
-ids; blocks are cached when the request is admitted, not after its prefill step; generated
-tokens' blocks are not cached (the next turn re-sends them as prompt tokens anyway).
+The token ids are real tekken ids (tekken.py: the prompt as vLLM renders it), so block
+boundaries fall where vLLM's would. Not copied: blocks are cached when the request is
+admitted, not after its prefill step; generated tokens' blocks are not cached (the next
+turn re-sends them as prompt tokens anyway).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 BLOCK_SIZE = 16
@@ -80,18 +82,18 @@ class PrefixCache:
         self.hits = 0  # vllm:prefix_cache_hits (tokens)
         self.lock = threading.Lock()
 
-    def block_hashes(self, tokens: list[str]) -> list[bytes]:
+    def block_hashes(self, tokens: Sequence[int | str]) -> list[bytes]:
         """hash_block_tokens over each full block, chained through the parent hash."""
         hashes: list[bytes] = []
         parent = b""
         size = self.block_size
         for start in range(0, len(tokens) - size + 1, size):
-            block = "\x00".join(tokens[start : start + size]).encode()
+            block = "\x00".join(map(str, tokens[start : start + size])).encode()
             parent = hashlib.sha256(parent + b"\x01" + block).digest()
             hashes.append(parent)
         return hashes
 
-    def lookup_and_insert(self, tokens: list[str]) -> Lookup:
+    def lookup_and_insert(self, tokens: Sequence[int | str]) -> Lookup:
         """Count the request's cached prefix, then cache all its full blocks."""
         n = len(tokens)
         if not self.enabled:

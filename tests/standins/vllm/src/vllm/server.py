@@ -7,6 +7,7 @@ checks (through mistral_common itself), streaming, tool-call parsing, error shap
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -20,13 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from vllm import anthropic
+from vllm import anthropic, tekken
 from vllm import model as canned
-from vllm.errors import ApiError
+from vllm.errors import ApiError, vllm_validation_error
 from vllm.prefix_cache import DEFAULT_CAPACITY_BLOCKS, Lookup, Prefill, PrefixCache
 
-# The stand-in serves a tokenizer of this mistral_common version (Devstral 2: tekken v13).
-TOKENIZER_VERSION = os.environ.get("VLLM_STANDIN_TOKENIZER_VERSION", "v13")
 # Prefix-cache blocks per replica without --num-gpu-blocks-override (prefix_cache.py).
 DEFAULT_CACHE_BLOCKS = int(os.environ.get("VLLM_STANDIN_CACHE_BLOCKS") or DEFAULT_CAPACITY_BLOCKS)
 
@@ -43,10 +42,11 @@ class Stats:
 
 
 def _value_error(message: str, param: str | None, value: Any = None) -> ApiError:
-    """A VLLMValidationError raised in a pydantic model_validator of chat_completion/
-    protocol.py: answered by validation_exception_handler (param from the error)."""
-    shown = {"type": "value_error", "loc": "body", "msg": f"Value error, {message}", "input": value}
-    return ApiError(400, f"1 validation error:\n  {shown}", "Bad Request", param, validation=True)
+    """A VLLMValidationError raised in a model_validator of chat_completion/protocol.py
+    (`check_tool_usage`, `validate_stream_options`): vLLM answers it as a 400
+    BadRequestError "<message> (parameter=P)" with `param` P, not as pydantic's
+    "1 validation error" text (checked against vLLM 0.33.0 itself)."""
+    return vllm_validation_error(message, param, value)
 
 
 # --- chat_completion/protocol.py: ChatCompletionRequest validators ------------------------
@@ -56,7 +56,7 @@ def validate_chat_request(body: dict[str, Any]) -> None:
             "type": "missing",
             "loc": "body.messages",
             "msg": "Field required",
-            "input": "<dict>",
+            "input": f"<dict of {len(body)} items>",
         }
         raise ApiError(
             400, f"1 validation error:\n  {shown}", "Bad Request", "body.messages", validation=True
@@ -136,45 +136,44 @@ def _truncate_tool_call_ids(messages: list[dict[str, Any]]) -> None:
 
 
 def _validate_request_params(req: dict[str, Any]) -> None:
-    """tokenizers/mistral.py: validate_request_params, with mistral_common's ReasoningEffort."""
+    """tokenizers/mistral.py: validate_request_params, with mistral_common's ReasoningEffort
+    (1.12.0: none, high); both raise VLLMValidationError."""
     from mistral_common.protocol.instruct.request import ReasoningEffort
 
     if req.get("chat_template") is not None or req.get("chat_template_kwargs") is not None:
-        raise ApiError(
-            400, "chat_template is not supported for Mistral tokenizers.", param="chat_template"
+        raise vllm_validation_error(
+            "chat_template is not supported for Mistral tokenizers.", "chat_template"
         )
     effort = req.get("reasoning_effort")
     if effort and effort not in [e.value for e in ReasoningEffort]:
-        raise ApiError(
-            400,
+        raise vllm_validation_error(
             f"reasoning_effort={effort} is not supported by Mistral models. Supported values "
             f"are: {[e.value for e in ReasoningEffort]}.",
-            param="reasoning_effort",
+            "reasoning_effort",
         )
 
 
-def _mistral_common_validate(
-    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
-) -> None:
-    """What MistralCommonBackend.apply_chat_template runs (mistral_common's request
-    validator for the tokenizer's version, ValidationMode.test); renderers/mistral.py
-    safe_apply_chat_template turns its exceptions into ValueError -> 400."""
-    from mistral_common.protocol.instruct.request import ChatCompletionRequest
-    from mistral_common.protocol.instruct.validator import ValidationMode, get_validator
-    from mistral_common.tokens.tokenizers.base import TokenizerVersion
-
-    plain = [{k: v for k, v in m.items() if k != "reasoning"} for m in messages]
-    try:
-        request = ChatCompletionRequest.from_openai(plain, tools=tools)
-        get_validator(TokenizerVersion(TOKENIZER_VERSION), ValidationMode.test).validate_request(
-            request
-        )
-    except Exception as exc:
-        raise ApiError(400, str(exc)) from None
+# Content parts that need vLLM's multimodal processor (renderers/chat_utils.py
+# parse_chat_messages); Devstral 2 as served is text-only.
+_MULTIMODAL_PARTS = ("image_url", "image_embeds", "image_pil", "input_audio", "audio_url")
 
 
-def render(config: dict[str, Any], req: dict[str, Any]) -> list[str]:
-    """OnlineRenderer.render_chat for a Mistral tokenizer; returns the prompt's tokens."""
+def _check_text_only(config: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+    """renderers/mistral.py render_messages -> parse_chat_messages: a media part asks
+    multimodal/registry.py `create_processor`, which raises ValueError("{served model name}
+    is not a multimodal model") for a text-only model: a 400 with no param, before
+    mistral-common sees the request."""
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") in _MULTIMODAL_PARTS for part in content
+        ):
+            raise ApiError(400, f"{config['served_names'][0]} is not a multimodal model")
+
+
+def render(config: dict[str, Any], req: dict[str, Any]) -> list[int]:
+    """OnlineRenderer.render_chat for a Mistral tokenizer; returns the prompt's tekken
+    token ids (tekken.py: mistral-common renders and encodes it, as in vLLM)."""
     messages = req["messages"]
     _truncate_tool_call_ids(messages)
     _validate_request_params(req)
@@ -182,23 +181,27 @@ def render(config: dict[str, Any], req: dict[str, Any]) -> list[str]:
     out = req.get("max_completion_tokens", req.get("max_tokens"))
     if out is not None and out > max_len:  # renderers/params.py TokenizeParams.__post_init__
         param = "max_completion_tokens" if "max_completion_tokens" in req else "max_tokens"
-        raise ApiError(
-            400,
-            f"{param}={out} cannot be greater than max_total_tokens={max_len}. "
+        raise vllm_validation_error(
+            f"{param}={out} cannot be greater than max_model_len={max_len}. "
             "Please request fewer output tokens.",
-            param=param,
+            param,
+            out,
         )
-    tools = req.get("tools")
-    _mistral_common_validate(messages, tools)
-    prompt: list[str] = canned.prompt_token_list(messages, tools)
+    _check_text_only(config, messages)
+    try:
+        # renderers/mistral.py safe_apply_chat_template: mistral-common's exceptions (its
+        # request validator, unknown chunk types, ...) become ValueError -> 400.
+        prompt = tekken.encode_chat(messages, req.get("tools"))
+    except Exception as exc:
+        raise ApiError(400, str(exc)) from None
     n = len(prompt)
     if n > max_len:  # renderers/params.py TokenizeParams._token_len_check
-        raise ApiError(
-            400,
+        raise vllm_validation_error(
             f"This model's maximum context length is {max_len} tokens. However, your prompt "
             f"contains {n} input tokens, which exceeds this limit even without any output "
             "tokens. Please reduce the length of the input prompt.",
-            param="input_tokens",
+            "input_tokens",
+            n,
         )
     return prompt
 
@@ -207,8 +210,13 @@ def render(config: dict[str, Any], req: dict[str, Any]) -> list[str]:
 @dataclass
 class Token:
     kind: str  # text | call | name | sep | args | eos
-    text: str
+    text: str  # what the detokenizer adds for it ("" for control tokens)
     call: int = -1
+    id: int = -1  # the tekken token id
+
+
+def _tokens(kind: str, ids: list[int], call: int = -1) -> list[Token]:
+    return [Token(kind, text, call, i) for i, text in zip(ids, tekken.texts(ids), strict=True)]
 
 
 @dataclass
@@ -229,18 +237,22 @@ def generate(config: dict[str, Any], req: dict[str, Any], prompt_len: int) -> Ge
     keep_tools = _keeps_tool_calls(config, req)
     conversation = canned.from_openai(req["messages"], req.get("tools") or [])
     segments = canned.respond(conversation, req.get("tool_choice"), allow_tools=keep_tools)
+    # The canned answer in tekken tokens, as the reference's scripted engine emits it
+    # (tests/vllm_reference/engine.py answer_tokens): a text's own tokens; a tool call as
+    # the model writes it from tokenizer v11 on, `[TOOL_CALLS]name[ARGS]{json}`; then `</s>`
+    # (one more completion token, as vLLM counts it).
     tokens: list[Token] = []
     calls = -1
     for seg in segments:
         if seg.tool is None:
-            tokens += [Token("text", t) for t in canned.tokenize(seg.text)]
+            tokens += _tokens("text", tekken.encode(seg.text))
             continue
         calls += 1
-        tokens.append(Token("call", canned.TOOL_CALLS, calls))
-        tokens += [Token("name", t, calls) for t in canned.tokenize(seg.tool)]
-        tokens.append(Token("sep", canned.ARGS, calls))
-        tokens += [Token("args", t, calls) for t in canned.tokenize(json.dumps(seg.args))]
-    tokens.append(Token("eos", ""))
+        tokens.append(Token("call", "", calls, tekken.special("[TOOL_CALLS]")))
+        tokens += _tokens("name", tekken.encode(seg.tool), calls)
+        tokens.append(Token("sep", "", calls, tekken.special("[ARGS]")))
+        tokens += _tokens("args", tekken.encode(json.dumps(seg.args, ensure_ascii=False)), calls)
+    tokens.append(Token("eos", "", -1, tekken.eos_id()))
     if req.get("thinking_token_budget") is not None and not config["reasoning_parser"]:
         # v1/engine/input_processor.py: refused when the request reaches the engine.
         error = ApiError(
@@ -276,7 +288,7 @@ def generate(config: dict[str, Any], req: dict[str, Any], prompt_len: int) -> Ge
             for t in [*out, token]:
                 if pos + len(t.text) > hit[0]:
                     if hit[0] > pos:
-                        kept.append(Token(t.kind, t.text[: hit[0] - pos], t.call))
+                        kept.append(Token(t.kind, t.text[: hit[0] - pos], t.call, t.id))
                     break
                 kept.append(t)
                 pos += len(t.text)
@@ -317,38 +329,117 @@ def _resolve_finish_reason(engine: str, req: dict[str, Any], tool_calls_made: bo
     return engine
 
 
+class _ArgsStream:
+    """parser/engine/streaming_parser_engine.py `_feed_args_char` / `_flush_safe_args`:
+    argument characters stream as they come, except a top-level closing brace or bracket,
+    held back until a later character, the next call (TOOL_CALL_END) or the end of the
+    output (`finish`) confirms it."""
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.safe_end = 0
+        self.depth = 0
+        self.in_string = False
+        self.escape = False
+
+    def feed(self, text: str) -> str:
+        out = ""
+        for ch in text:
+            self.buffer += ch
+            if self.escape:
+                self.escape = False
+            elif self.in_string:
+                if ch == "\\":
+                    self.escape = True
+                elif ch == '"':
+                    self.in_string = False
+            elif ch == '"':
+                self.in_string = True
+            elif ch in "{[":
+                self.depth += 1
+            elif ch in "}]":
+                self.depth = max(0, self.depth - 1)
+                if self.depth == 0:
+                    continue  # held back: safe_end does not move
+            self.safe_end = len(self.buffer)
+            out += self.buffer[: self.safe_end]
+            self.buffer, self.safe_end = self.buffer[self.safe_end :], 0
+        return out
+
+    def flush(self) -> str:
+        out, self.buffer, self.safe_end = self.buffer, "", 0
+        return out
+
+
 def _deltas(gen: Generation, req: dict[str, Any], keep_tools: bool) -> list[dict[str, Any] | None]:
-    """The Mistral parser's stream deltas (parser/mistral.py, parser/engine/parser_engine.py):
-    content per token; [TOOL_CALLS], name and [ARGS] tokens yield nothing; the first
-    argument token opens the call (index, 9-char id, type, name, first fragment), each
-    later one adds a fragment. parallel_tool_calls=false keeps index 0 only
+    """The Mistral parser's stream deltas (parser/mistral.py, parser/engine/parser_engine.py,
+    streaming_parser_engine.py), one per token: content per text token; [TOOL_CALLS], name
+    and [ARGS] tokens yield nothing; the first argument fragment opens the call (index,
+    9-char id, type, name, fragment), each later one adds a fragment. The call's closing
+    brace is held back (_ArgsStream): it arrives with the next [TOOL_CALLS] (as a fragment
+    of the call it closes) or, for the last call, on the final chunk, the one that carries
+    finish_reason (as vLLM 0.33.0 streams it). parallel_tool_calls=false keeps index 0 only
     (maybe_filter_parallel_tool_calls)."""
     deltas: list[dict[str, Any] | None] = []
     names: dict[int, str] = {}
     ids: dict[int, str] = {}
-    for token in gen.tokens:
+    streams: dict[int, _ArgsStream] = {}
+    current = -1
+
+    def fragment(call: int, text: str) -> dict[str, Any] | None:
+        if not text or not keep_tools:
+            return None
+        if req.get("parallel_tool_calls") is False and call > 0:
+            return None
+        if call not in ids:
+            ids[call] = canned.new_tool_id()
+            opened = {
+                "index": call,
+                "id": ids[call],
+                "type": "function",
+                "function": {"name": names.get(call, ""), "arguments": text},
+            }
+            return {"tool_calls": [opened]}
+        return {"tool_calls": [{"index": call, "function": {"arguments": text}}]}
+
+    for n, token in enumerate(gen.tokens):
+        delta: dict[str, Any] | None = None
         if token.kind == "text":
-            deltas.append({"content": token.text} if token.text else None)
+            delta = {"content": token.text} if token.text else None
+        elif token.kind == "call":
+            if current >= 0:  # TOOL_CALL_END of the previous call
+                delta = fragment(current, streams[current].flush())
+            current = token.call
+            streams[current] = _ArgsStream()
         elif token.kind == "name":
             names[token.call] = names.get(token.call, "") + token.text
-            deltas.append(None)
-        elif token.kind == "args" and token.text and keep_tools:
-            if req.get("parallel_tool_calls") is False and token.call > 0:
-                deltas.append(None)
-            elif token.call not in ids:
-                ids[token.call] = canned.new_tool_id()
-                call = {
-                    "index": token.call,
-                    "id": ids[token.call],
-                    "type": "function",
-                    "function": {"name": names.get(token.call, ""), "arguments": token.text},
+        elif token.kind == "args":
+            delta = fragment(token.call, streams[token.call].feed(token.text))
+        if n == len(gen.tokens) - 1 and current >= 0:  # finish(): flush what is held
+            held = fragment(current, streams[current].flush())
+            if held is None and current not in ids and keep_tools:
+                # Cut off before the arguments (max_tokens): vLLM still opens the call on the
+                # final chunk, with the name so far (even "") and no arguments (checked
+                # against the reference: tests/vllm_reference/test_differential.py, chat-cut-*).
+                ids[current] = canned.new_tool_id()
+                held = {
+                    "tool_calls": [
+                        {
+                            "index": current,
+                            "id": ids[current],
+                            "type": "function",
+                            "function": {"name": names.get(current, ""), "arguments": ""},
+                        }
+                    ]
                 }
-                deltas.append({"tool_calls": [call]})
-            else:
-                call = {"index": token.call, "function": {"arguments": token.text}}
-                deltas.append({"tool_calls": [call]})
-        else:
-            deltas.append(None)
+            if held is not None:
+                if delta is not None and "tool_calls" in delta:
+                    delta["tool_calls"][0]["function"]["arguments"] += held["tool_calls"][0][
+                        "function"
+                    ]["arguments"]
+                else:
+                    delta = {**(delta or {}), **held}
+        deltas.append(delta)
     return deltas
 
 
@@ -429,7 +520,12 @@ def chat_chunks(
             choice["stop_reason"] = gen.stop_reason
             choice["weight_versions"] = None
         choice["token_ids"] = None
-        chunk: dict[str, Any] = {**head, "choices": [choice], "kv_transfer_params": None}
+        chunk: dict[str, Any] = {**head, "choices": [choice]}
+        if last and not include_usage and config["system_fingerprint"] is not None:
+            # chat_completion/serving.py:825-834: the terminal chunk carries the
+            # fingerprint, unless a usage chunk follows (then that one does).
+            chunk["system_fingerprint"] = config["system_fingerprint"]
+        chunk["kv_transfer_params"] = None
         if continuous:
             chunk["usage"] = _usage(prompt_len, i + 1)
         yield chunk
@@ -440,7 +536,10 @@ def chat_chunks(
         details = _prompt_tokens_details(config, gen)
         if details is not None:
             usage["prompt_tokens_details"] = {k: v for k, v in details.items() if v is not None}
-        yield {**head, "choices": [], "usage": usage}
+        final = {**head, "choices": [], "usage": usage}
+        if config["system_fingerprint"] is not None:
+            final["system_fingerprint"] = config["system_fingerprint"]
+        yield final
 
 
 def chat_full(
@@ -477,16 +576,17 @@ def chat_full(
         req.get("tool_choice") == "required" or isinstance(req.get("tool_choice"), dict)
     ):
         content = content or ""
-    message = {
+    message: dict[str, Any] = {
         "role": "assistant",
         "content": content,
         "refusal": None,
         "annotations": None,
         "audio": None,
         "function_call": None,
-        "tool_calls": tool_calls,
-        "reasoning": None,
     }
+    if tool_calls:  # vLLM 0.33.0 leaves the key out when there is no call
+        message["tool_calls"] = tool_calls
+    message["reasoning"] = None
     return {
         "id": ident,
         "object": "chat.completion",
@@ -500,18 +600,56 @@ def chat_full(
                 "finish_reason": _resolve_finish_reason(gen.finish, req, bool(tool_calls)),
                 "stop_reason": gen.stop_reason,
                 "token_ids": None,
+                "routed_experts": None,
+                "weight_versions": None,
             }
         ],
         "service_tier": None,
-        "system_fingerprint": None,
+        "system_fingerprint": config["system_fingerprint"],
         "usage": {
             **_usage(prompt_len, gen.generated),
             "prompt_tokens_details": _prompt_tokens_details(config, gen),
+            "completion_tokens_details": None,
         },
         "prompt_logprobs": None,
         "prompt_token_ids": None,
+        "prompt_text": None,
         "kv_transfer_params": None,
+        "ec_transfer_params": None,
+        "metrics": None,
     }
+
+
+def random_uuid() -> str:
+    """vllm/utils/__init__.py random_uuid: 16 hex characters (request ids chatcmpl-...)."""
+    return f"{uuid.uuid4().int & (2**64 - 1):016x}"
+
+
+def system_fingerprint(config: dict[str, Any], mode: str, custom: str | None) -> str | None:
+    """entrypoints/serve/utils/fingerprint.py build_system_fingerprint (--fingerprint-mode,
+    default full): `vllm-<version>[-tpN][-ppN][-dpN][-ep]-<hash8>`. vLLM's hash8 is the
+    first 8 hex digits of `vllm_config.compute_hash()`; the stand-in hashes its own
+    configuration (model, parallelism, quantization, length) instead, so it is stable for a
+    given command line like vLLM's, but not the same digits."""
+    from vllm import __version__
+
+    if mode == "none":
+        return None
+    if mode == "custom":
+        return custom
+    shape = {k: config.get(k) for k in ("model", "max_model_len", "parallel", "quantization")}
+    hash8 = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
+    if mode == "hash":
+        return f"vllm-{__version__}-{hash8}"
+    parts = [f"vllm-{__version__}"]
+    parallel = config.get("parallel") or {}
+    for key, label in (("tp", "tp"), ("pp", "pp"), ("dp", "dp")):
+        if int(parallel.get(key, 1)) > 1:
+            parts.append(f"{label}{parallel[key]}")
+    if parallel.get("ep"):
+        parts.append("ep")
+    parts.append(hash8)
+    return "-".join(parts)
 
 
 def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHandler]:
@@ -725,7 +863,7 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
         def _chat(self, body: dict[str, Any]) -> None:
             validate_chat_request(body)
             model_name, prompt_len, gen = self._prepare(body)
-            ident = f"chatcmpl-{uuid.uuid4().hex}"
+            ident = f"chatcmpl-{random_uuid()}"
             if not body.get("stream"):
                 self._prefill(gen)
                 return self._json(200, chat_full(config, body, gen, prompt_len, ident, model_name))
@@ -800,6 +938,10 @@ def serve(
     prompt_tokens_details: bool = False,
     ssl_keyfile: str | None = None,
     ssl_certfile: str | None = None,
+    parallel: dict[str, Any] | None = None,
+    quantization: str | None = None,
+    fingerprint_mode: str = "full",
+    fingerprint_value: str | None = None,
 ) -> None:
     config = {
         "model": model,
@@ -811,7 +953,10 @@ def serve(
         "max_model_len": max_model_len,
         "log_requests": log_requests,
         "prompt_tokens_details": prompt_tokens_details,
+        "parallel": parallel or {},
+        "quantization": quantization,
     }
+    config["system_fingerprint"] = system_fingerprint(config, fingerprint_mode, fingerprint_value)
     cache = PrefixCache(
         cache_blocks or DEFAULT_CACHE_BLOCKS, block_size=block_size, enabled=prefix_caching
     )
