@@ -20,6 +20,9 @@ from ccprov.errors import CcprovError
 
 VARIABLE = "litellm_gateway_developer_keys"
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# The gateway's key hook refuses these in its keys file too (roles/litellm_gateway/files/
+# ccprov_auth.py RESERVED): the master key is a role there, and no name may read like it.
+RESERVED = frozenset({"ops", "admin", "root", "master", "litellm", "default_user_id"})
 HEADER = (
     "# Developer gateway keys: SHA-256 hashes only, never the keys themselves.\n"
     "# Managed with `ccprov keys add|revoke|list -i <inventory>`; apply with\n"
@@ -113,6 +116,11 @@ class Added:
 def add(inventory: Path, name: str, out: Path | None, rotate: bool) -> Added:
     if not NAME.match(name):
         raise CcprovError(f"'{name}' is not a valid name: use lowercase letters, digits, . _ -")
+    if name in RESERVED:
+        raise CcprovError(
+            f"'{name}' is reserved (it reads like the master key or LiteLLM's own users): "
+            "choose another name, e.g. the developer's login"
+        )
     if out is not None and out.exists():
         raise CcprovError(f"{out} exists; choose a new file for the key")
     path = vars_file(inventory)

@@ -75,3 +75,15 @@ def test_errors_are_one_line(tmp_path) -> None:
     assert missing.returncode == 1 and "no key named 'zed'" in missing.stderr
     nowhere = keys("list", "-i", str(tmp_path / "nope"))
     assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr
+
+
+def test_a_reserved_name_is_refused_and_nothing_is_written(tmp_path) -> None:
+    """`ccprov keys add ops` made a developer whose key the gateway treated as the master
+    key (issue #28); now the name is refused in one line and the inventory is untouched."""
+    inventory = tmp_path / "inv"
+    (inventory / "group_vars").mkdir(parents=True)
+    for name in ("ops", "admin", "litellm"):
+        proc = keys("add", name, "-i", str(inventory))
+        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+        assert f"'{name}' is reserved" in proc.stderr and "choose another name" in proc.stderr
+    assert not any(p.is_file() for p in inventory.rglob("*"))

@@ -68,7 +68,7 @@ def test_good_key_gives_the_developers_name(store) -> None:
 
 
 def test_master_key_still_works_for_ops(store) -> None:
-    assert store.check(MASTER).user == "ops"
+    assert store.check(MASTER).master and store.check(MASTER).user == auth.MASTER_USER
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_a_broken_file_first_means_no_developers_but_the_master_key_works(tmp_pa
     write(keys, b"\xff\xfe not yaml")
     store = auth.KeyStore(path=str(keys), master_key=MASTER)
     assert store.check(ALICE).error.startswith("Unknown API key")
-    assert store.check(MASTER).user == "ops"
+    assert store.check(MASTER).master and store.check(MASTER).user == auth.MASTER_USER
     assert "not UTF-8" in caplog.text and "no developer key is accepted" in caplog.text
 
 
@@ -253,7 +253,7 @@ def test_no_file_at_all_means_no_developers_logged_once(tmp_path, caplog) -> Non
     store = auth.KeyStore(path=str(tmp_path / "absent.yaml"), master_key=MASTER)
     for _ in range(3):
         assert store.check(ALICE).error.startswith("Unknown API key")
-    assert store.check(MASTER).user == "ops"
+    assert store.check(MASTER).master and store.check(MASTER).user == auth.MASTER_USER
     missing = [r for r in caplog.records if "missing" in r.getMessage()]
     assert len(missing) == 1 and "no developer key is accepted" in missing[0].getMessage()
 
@@ -272,7 +272,7 @@ def test_no_file_at_all_means_no_developers_logged_once(tmp_path, caplog) -> Non
     ],
 )
 def test_a_developer_key_reaches_the_client_api(method, path) -> None:
-    assert auth.route_allowed("alice", method, path)
+    assert auth.route_allowed(False, method, path)
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,7 @@ def test_a_developer_key_reaches_the_client_api(method, path) -> None:
     ],
 )
 def test_a_developer_key_is_refused_elsewhere(method, path) -> None:
-    assert not auth.route_allowed("alice", method, path)
+    assert not auth.route_allowed(False, method, path)
     message = auth.route_refused_message("alice", method, path)
     assert f"'alice' may not use {method.upper()} {path}" in message
     assert "POST /v1/messages" in message and "master key" in message
@@ -302,7 +302,7 @@ def test_a_developer_key_is_refused_elsewhere(method, path) -> None:
 
 @pytest.mark.parametrize("path", ["/model/info", "/key/generate", "/health", "/v1/messages"])
 def test_the_master_key_reaches_every_route(path) -> None:
-    assert auth.route_allowed("ops", "POST", path)
+    assert auth.route_allowed(True, "POST", path)
 
 
 class FakeRequest:
@@ -378,7 +378,11 @@ def test_the_hook_puts_the_limits_on_the_user_api_key_auth(fake_litellm, limited
     carol = run_hook("sk-carol-0123456789", "POST", "/v1/chat/completions")
     assert carol.rpm_limit is None  # 0: unlimited
     ops = run_hook(MASTER, "GET", "/model/info")
-    assert (ops.user_id, ops.rpm_limit, ops.max_parallel_requests) == ("ops", None, None)
+    assert (ops.user_id, ops.rpm_limit, ops.max_parallel_requests) == (
+        auth.MASTER_USER,
+        None,
+        None,
+    )
 
 
 def test_the_hook_answers_403_off_the_client_api(fake_litellm, limited_store) -> None:
@@ -399,3 +403,49 @@ def test_the_hook_answers_403_off_the_client_api(fake_litellm, limited_store) ->
 def test_a_bad_limit_is_refused(tmp_path, fields) -> None:
     with pytest.raises(auth.KeysFileError, match="whole number >= 0"):
         auth.parse_keys(f"developers:\n  alice: {{sha256: {sha(ALICE)}, {fields}}}\n".encode())
+
+
+# --- Roles, not names (issue #28 finding 3) ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(auth.RESERVED))
+def test_a_developer_named_like_the_master_key_is_refused(tmp_path, name) -> None:
+    """Before: `ccprov keys add ops` was accepted and that key got the master key's routes
+    (/model/info, /settings, /routes, /debug/...), logged as the master key."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(f"developers:\n  {name}: {{sha256: {sha(ALICE)}}}\n")
+    with pytest.raises(auth.KeysFileError, match="reserved"):
+        auth.parse_keys_file(str(keys))
+    store = auth.KeyStore(path=str(keys), master_key=MASTER)
+    assert store.check(ALICE).user is None  # the file is refused: no such developer
+
+
+def test_a_developer_key_never_has_the_master_role_whatever_its_name(tmp_path) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(f"developers:\n  ops-team: {{sha256: {sha(ALICE)}}}\n")
+    verdict = auth.KeyStore(path=str(keys), master_key=MASTER).check(ALICE)
+    assert (verdict.user, verdict.master) == ("ops-team", False)
+    assert not auth.route_allowed(verdict.master, "GET", "/model/info")
+    # The master key's user id is not a name any developer can have.
+    assert not auth.NAME.match(auth.MASTER_USER)
+
+
+@pytest.mark.parametrize("name", ["Alice", "alice smith", "../x", "a\u001b[2J"])
+def test_names_outside_the_cli_rules_are_refused(tmp_path, name) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(yaml_dump_developers(name))
+    with pytest.raises(auth.KeysFileError, match="is not a name"):
+        auth.parse_keys_file(str(keys))
+
+
+def yaml_dump_developers(name: str) -> str:
+    import yaml
+
+    return yaml.safe_dump({"developers": {name: {"sha256": sha(ALICE)}}})
+
+
+def test_the_cli_and_the_hook_agree_on_names() -> None:
+    from ccprov import keys as cli_keys
+
+    assert cli_keys.RESERVED == auth.RESERVED
+    assert cli_keys.NAME.pattern == auth.NAME.pattern

@@ -15,7 +15,10 @@ hashes (CCPROV_KEYS_FILE, rendered by the litellm_gateway role):
   not YAML, wrong shape, over 1 MiB, aliases or deep nesting) is refused and the last good
   set stays in force; a missing file keeps it too, or, with none yet, means no developers.
   Each change of state is logged once (never a key or a hash).
-- The master key (LITELLM_MASTER_KEY) still works, for ops, on every route (admin API).
+- The master key (LITELLM_MASTER_KEY) still works, for ops, on every route (admin API). It
+  is a role the hook sets (`Verdict.master`), never a name: its requests carry the user id
+  MASTER_USER, which no developer name can spell (names are NAME: lowercase letters,
+  digits, . _ -), and RESERVED names are refused in the keys file as in `ccprov keys add`.
 - Unknown, revoked or missing keys get 401 with a message that says which.
 - A developer key reaches only the client API (DEVELOPER_ROUTES: exact paths, query
   ignored); any other route gets 403. LiteLLM's unprefixed aliases (/messages,
@@ -38,6 +41,12 @@ from typing import Any
 
 log = logging.getLogger("ccprov_auth")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+"""A developer name (as src/ccprov/keys.py NAME): it becomes LiteLLM's user id and a label."""
+RESERVED = frozenset({"ops", "admin", "root", "master", "litellm", "default_user_id"})
+"""Names a reader could take for the master key or LiteLLM's own users: never a developer."""
+MASTER_USER = "(master key)"
+"""The user id of the master key's requests (usage log, metrics): not a possible NAME."""
 
 
 class KeysFileError(ValueError):
@@ -59,8 +68,10 @@ class Verdict:
         error: str | None = None,
         rpm: int | None = None,
         max_parallel: int | None = None,
+        master: bool = False,
     ) -> None:
         self.user = user
+        self.master = master
         self.error = error
         self.rpm = rpm
         self.max_parallel = max_parallel
@@ -79,9 +90,9 @@ Health checks need no developer key: the role's own checks use no key (/health/l
 /health/readiness) or the master key (smoke test)."""
 
 
-def route_allowed(user: str, method: str, path: str) -> bool:
-    """The master key ("ops") reaches everything; a developer only DEVELOPER_ROUTES."""
-    return user == "ops" or (method.upper(), path) in DEVELOPER_ROUTES
+def route_allowed(master: bool, method: str, path: str) -> bool:
+    """The master key reaches everything; a developer key only DEVELOPER_ROUTES."""
+    return master or (method.upper(), path) in DEVELOPER_ROUTES
 
 
 def route_refused_message(user: str, method: str, path: str) -> str:
@@ -167,7 +178,7 @@ class KeyStore:
                 "<key>` (ANTHROPIC_AUTH_TOKEN, set by `source claude-switch local`).",
             )
         if self.master_key and hmac.compare_digest(key.encode(), self.master_key.encode()):
-            return Verdict("ops")
+            return Verdict(MASTER_USER, master=True)
         self._load()
         developers = self._developers  # one consistent set, even if a reload swaps it now
         digest = hashlib.sha256(key.encode()).hexdigest()
@@ -286,8 +297,12 @@ def parse_keys(raw: bytes) -> dict[str, dict[str, Any]]:
         raise KeysFileError("`developers` must be a mapping of name -> {sha256: ...}")
     for name, entry in developers.items():
         label = str(name)[:40]
-        if not isinstance(name, str):
-            raise KeysFileError(f"developer name {label!r} is not a string")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise KeysFileError(
+                f"developer name {label!r} is not a name: lowercase letters, digits, . _ -"
+            )
+        if name in RESERVED:
+            raise KeysFileError(f"developer name {label!r} is reserved; choose another")
         if not isinstance(entry, dict) or not _HEX64.match(str(entry.get("sha256", ""))):
             raise KeysFileError(f"developer {label!r} has no valid sha256 (64 lowercase hex)")
         if not isinstance(entry.get("disabled", False), bool):
@@ -343,7 +358,7 @@ async def user_api_key_auth(request: Any, api_key: str) -> Any:
     if verdict.user is None:
         raise ProxyException(message=verdict.error, type="auth_error", param="api_key", code=401)
     method, path = str(request.method), request_route(request)
-    if not route_allowed(verdict.user, method, path):
+    if not route_allowed(verdict.master, method, path):
         raise ProxyException(
             message=route_refused_message(verdict.user, method, path),
             type="auth_error",
@@ -351,7 +366,7 @@ async def user_api_key_auth(request: Any, api_key: str) -> Any:
             code=403,
         )
     # The hash, never the key, becomes LiteLLM's key id; the name becomes the user id.
-    key_id = "ops-master-key" if verdict.user == "ops" else f"ccprov-{verdict.user}"
+    key_id = "ops-master-key" if verdict.master else f"ccprov-{verdict.user}"
     return UserAPIKeyAuth(
         api_key=key_id,
         user_id=verdict.user,
