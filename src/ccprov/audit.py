@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccprov import fleet, guard, inventory
+from ccprov import fleet, guard, hostile, inventory
 from ccprov.errors import CcprovError
 
 # How many unreadable paths the table names per host (JSON has the probe's list).
@@ -59,25 +59,65 @@ def become_for(host: inventory.Host) -> tuple[bool | None, str | None]:
     return None, None
 
 
+def _texts(items: Any, fields: tuple[str, ...], what: str) -> list[dict[str, str]]:
+    """ITEMS as a list of dicts whose FIELDS are printable strings (ValueError if not)."""
+    if not isinstance(items, list):
+        raise ValueError(f"{what} is not a list")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
+            raise ValueError(f"an entry of {what} lacks {', '.join(fields)}")
+        out.append({f: hostile.printable(item[f]) for f in fields})
+    return out
+
+
+def answer(data: Any) -> dict[str, Any]:
+    """The audit probe's answer, checked field by field and made printable: any user on
+    an audited host can name files (paths reach the terminal), and a compromised host can
+    answer anything."""
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    unreadable = _texts(data.get("unreadable", []), ("path", "error"), "unreadable")
+    count = data.get("unreadable_count", len(unreadable))
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError("unreadable_count is not a count")
+    roots = data.get("roots", [])
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        raise ValueError("roots is not a list of paths")
+    return {
+        "litellm": _texts(data.get("litellm", []), ("version",), "litellm"),
+        "findings": _texts(data.get("findings", []), ("severity", "what", "path"), "findings"),
+        "unreadable": unreadable,
+        "unreadable_count": count,
+        "site_dirs": bool(data.get("site_dirs")),
+        "roots": [hostile.printable(r) for r in roots],
+    }
+
+
 def summarize(
     result: fleet.HostResult, allow_partial: bool = False
 ) -> tuple[str, str, list[str], bool]:
     """(state, litellm versions, lines, needs attention) for one host."""
     if result.data is None:
         return "UNREACHABLE", "-", [result.error or "no answer", *result.notes], True
-    data = result.data
-    versions = ", ".join(sorted({i["version"] for i in data.get("litellm", [])})) or "none"
-    findings = data.get("findings", [])
+    try:
+        data = answer(result.data)
+    except (TypeError, ValueError, KeyError) as exc:
+        # One host's malformed answer is that host's line, never the whole audit's crash.
+        why = hostile.printable(f"the probe's answer is malformed: {exc}")
+        return "BAD ANSWER", "-", [why], True
+    versions = ", ".join(sorted({i["version"] for i in data["litellm"]})) or "none"
+    findings = data["findings"]
     lines = [f"{f['severity']}: {f['what']} ({f['path']})" for f in findings]
-    unreadable = data.get("unreadable", [])
-    count = int(data.get("unreadable_count", len(unreadable)))
-    partial = bool(count) or not data.get("site_dirs")
+    unreadable = data["unreadable"]
+    count = data["unreadable_count"]
+    partial = bool(count) or not data["site_dirs"]
     if count:
         shown = ", ".join(f"{u['path']} ({u['error']})" for u in unreadable[:SHOWN_UNREADABLE])
         more = f" and {count - SHOWN_UNREADABLE} more" if count > SHOWN_UNREADABLE else ""
         lines.append(f"partial: could not read {count} path(s): {shown}{more}")
-    if not data.get("site_dirs"):
-        roots = " ".join(data.get("roots", []))
+    if not data["site_dirs"]:
+        roots = " ".join(data["roots"])
         lines.append(f"partial: no site-packages/dist-packages seen under {roots}")
     lines += result.notes
     if any(f["severity"] == "critical" for f in findings):
@@ -90,6 +130,13 @@ def summarize(
         state = "clean"
     attention = state != "clean" and not (state == "PARTIAL" and allow_partial)
     return state, versions, lines, attention
+
+
+def _unreadable_of(data: Any) -> list[dict[str, str]]:
+    try:
+        return answer(data)["unreadable"] if data is not None else []
+    except (TypeError, ValueError, KeyError):
+        return []
 
 
 def _sudo_failed(result: fleet.HostResult) -> bool:
@@ -194,7 +241,8 @@ def run(
             reason = why_unprivileged.get(host.name, "not root and no become")
             result.notes.insert(
                 0,
-                f"unprivileged: scanned as uid {result.data['euid']}, not root ({reason});"
+                f"unprivileged: scanned as uid {hostile.printable(result.data['euid'], 20)},"
+                f" not root ({reason});"
                 " what it could not read is listed",
             )
         state, versions, lines, attention = summarize(result, allow_partial)
@@ -207,7 +255,7 @@ def run(
                 "findings": lines,
                 "attention": attention,
                 "privileged": None if result.data is None else result.data.get("euid") == 0,
-                "unreadable": [] if result.data is None else result.data.get("unreadable", []),
+                "unreadable": _unreadable_of(result.data),
             }
         )
     return Report(report)

@@ -30,6 +30,7 @@ from typing import Any
 
 import paramiko
 
+from ccprov import hostile
 from ccprov.inventory import Host
 
 
@@ -202,14 +203,20 @@ def _run_one(
             " middle, or a reinstalled host; check, then fix known_hosts (ssh-keygen -R)",
         )
     except Exception as exc:  # any connection failure becomes one line in the table
-        return HostResult(host, None, f"unreachable: {type(exc).__name__}: {exc}"[:300])
+        why = f"unreachable: {type(exc).__name__}: {exc}"
+        return HostResult(host, None, hostile.printable(why))
     if code != 0:
         last = (err.strip().splitlines() or [f"exit {code}"])[-1]
-        return HostResult(host, None, f"probe failed: {last}"[:300], notes)
+        return HostResult(host, None, hostile.printable(f"probe failed: {last}"), notes)
+    if len(out) > hostile.MAX_ANSWER_BYTES:
+        return HostResult(host, None, f"probe answered {len(out)} bytes: more than any probe")
     try:
-        return HostResult(host, json.loads(out), None, notes)
-    except ValueError:
+        data = json.loads(out)
+    except (ValueError, RecursionError):
         return HostResult(host, None, "probe printed no JSON", notes)
+    if not isinstance(data, dict):
+        return HostResult(host, None, "probe answered JSON that is not an object", notes)
+    return HostResult(host, data, None, notes)
 
 
 def _quiet_paramiko() -> None:

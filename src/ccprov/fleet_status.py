@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ccprov import fleet, inventory, paths
+from ccprov import fleet, hostile, inventory, paths
 from ccprov.errors import CcprovError
 
 
@@ -170,21 +170,35 @@ def run(
     )
     for host in hosts:
         result = results[host.name]
-        if result.data is None:
+        if not isinstance(result.data, dict):
             report.problems += 1
             report.lines.append(
-                f"{host.name:<{width}}  {host.kind:<12}  UNREACHABLE: {result.error}"
+                f"{host.name:<{width}}  {host.kind:<12}  UNREACHABLE: "
+                f"{result.error or 'the probe answered something that is not a report'}"
             )
             continue
-        gpus = "; ".join(result.data.get("gpus", [])) or "-"
-        services = result.data.get("services", {})
+        # The host's answer is untrusted: only printable text of the expected kinds.
+        found_gpus = result.data.get("gpus")
+        gpus = (
+            "; ".join(hostile.printable(g, 80) for g in found_gpus if isinstance(g, str))
+            if isinstance(found_gpus, list)
+            else "-"
+        )
+        gpus = gpus or "-"
+        services = result.data.get("services")
+        services = services if isinstance(services, dict) else {}
         if not wants[host.name]:
             report.lines.append(
                 f"{host.name:<{width}}  {host.kind:<12}  {'-':<8} {'-':<9} {'-':<8} "
                 f"{'-':<10} {'-':<10} {'-':<7} {gpus}"
             )
         for unit, want in wants[host.name].items():
-            got = services.get(unit, {})
+            raw = services.get(unit)
+            raw = raw if isinstance(raw, dict) else {}
+            got: dict[str, Any] = {
+                k: hostile.printable(v, 40) for k, v in raw.items() if isinstance(v, str)
+            }
+            got["model"] = raw.get("model")
             if unit == "nginx":
                 ok = got.get("active") == "active"
                 got = {**got, "installed": "-", "health": "-"}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccprov import hostile
 from ccprov.errors import CcprovError
 
 IDLE_DAYS = 30
@@ -75,7 +76,9 @@ def _float(value: Any) -> float | None:
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A text field of a log line, printable (a gateway's file is not trusted: names,
+    models and errors are printed in the operator's terminal)."""
+    return hostile.printable(value, 200) if isinstance(value, str) and value else None
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -88,7 +91,7 @@ def parse_record(line: str | bytes, gateway: str) -> Record | None:
     """One log line as a Record; None for a line that is not one (cut short, foreign)."""
     try:
         data = json.loads(line)
-        ts = parse_time(data["ts"])
+        ts = hostile.not_after_now(parse_time(data["ts"]))
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     if not isinstance(data, dict):
@@ -192,11 +195,13 @@ def _role_default_dir() -> str:
 def decode_probe(data: Mapping[str, Any], gateway: str) -> tuple[list[Record], int]:
     """The records in one usage_probe.py answer."""
     try:
-        raw = zlib.decompress(base64.b64decode(str(data.get("data") or ""), validate=True))
-    except (binascii.Error, zlib.error, ValueError):
+        raw = hostile.inflate(base64.b64decode(str(data.get("data") or ""), validate=True))
+    except (binascii.Error, zlib.error) as exc:
         raise UsageError(
-            f"{gateway}: the usage probe's answer is damaged; rerun `ccprov usage`"
+            f"{gateway}: the usage probe's answer is damaged ({exc}); rerun `ccprov usage`"
         ) from None
+    except ValueError as exc:
+        raise UsageError(f"{gateway}: the usage probe's answer is refused: {exc}") from None
     return parse_lines(raw, gateway)
 
 
@@ -274,7 +279,7 @@ def gather(
 def _merge_last_use(into: dict[str, dt.datetime], found: Any) -> None:
     for name, text in (found or {}).items() if isinstance(found, Mapping) else ():
         try:
-            when = parse_time(str(text))
+            when = hostile.not_after_now(parse_time(str(text)))
         except ValueError:
             continue
         if name not in into or when > into[name]:
