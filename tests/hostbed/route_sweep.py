@@ -2,7 +2,12 @@
 and print {"METHOD /path": status} as JSON. Stdlib only: it runs on test hosts
 (`python3 route_sweep.py ...`) as well as on the controller.
 
-usage: route_sweep.py OPENAPI_URL_OR_FILE BASE_URL KEY [--cafile F] [--host H]"""
+usage: route_sweep.py OPENAPI_URL_OR_FILE BASE_URL KEY [--cafile F] [--host H] [--variants]
+
+--variants: instead of each route, the spellings of it that a reverse proxy and the app
+behind it may read differently (issue #28): dot segments (also after a prefix the front
+serves, like /metrics), encoded slashes and dots, double slashes, another case, trailing
+characters. A front that forwards only what it checked refuses every one of them."""
 
 from __future__ import annotations
 
@@ -33,6 +38,26 @@ def routes(openapi_url: str) -> list[tuple[str, str]]:
             if method in item:
                 found.append((method.upper(), concrete))
     return found
+
+
+def variants(path: str) -> list[str]:
+    """Spellings of PATH that normalise to it (or nearly) but are not it, byte for byte."""
+    rest = path.lstrip("/")
+    found = [
+        f"/x/../{rest}",  # a dot segment
+        f"/metrics/x/../../{rest}",  # ... after a prefix the front serves to some
+        f"/metrics%2F..%2F{rest}",  # encoded slashes around a dot-dot
+        "/" + rest.replace("/", "%2F"),  # every slash encoded
+        f"/./{rest}",
+        f"/%2E/{rest}",  # an encoded dot segment
+        f"//{rest}",  # a double slash
+        path.upper(),  # another case
+        path + "/",  # trailing characters
+        path + ";x",
+        path + "%20",
+        path + "%252F",  # a double-encoded slash
+    ]
+    return [v for v in dict.fromkeys(found) if v != path]
 
 
 def sweep(
@@ -85,8 +110,11 @@ def main() -> None:
     parser.add_argument("key")
     parser.add_argument("--cafile")
     parser.add_argument("--host")
+    parser.add_argument("--variants", action="store_true")
     args = parser.parse_args()
     found = routes(args.openapi_url)
+    if args.variants:
+        found = [(method, v) for method, path in found for v in variants(path)]
     json.dump(sweep(args.base_url, args.key, found, args.cafile, args.host), sys.stdout)
 
 

@@ -169,6 +169,34 @@ def test_every_route_through_the_front(host) -> None:
     assert _answered(_sweep(host, front[0], UNKNOWN, *front[1:])) == {"GET /health/liveliness"}
 
 
+@pytest.mark.parametrize("key", [MASTER, ALICE], ids=["master-key", "developer-key"])
+def test_no_spelling_of_any_route_gets_past_the_front(host, key) -> None:
+    """Issue #28: nginx matched the normalised path but forwarded the raw one, and uvicorn
+    decodes %2F without resolving dot segments: `GET /metrics/x/../../health/liveliness`
+    with no key answered LiteLLM's Prometheus text. Every odd spelling of every route
+    (route_sweep.py variants) is now refused by the front itself (400 before routing, or
+    404/405: nginx's own answers, never LiteLLM's)."""
+    front = (f"https://{GATEWAY}", "--cafile", "/etc/nginx/tls/ca.crt", "--variants")
+    results = _sweep(host, front[0], key, *front[1:])
+    assert len(results) > 5000
+    reached = {route: status for route, status in results.items() if status not in (400, 404, 405)}
+    assert reached == {}, sorted(reached.items())[:20]
+
+
+def test_the_front_forwards_the_path_it_checked(host) -> None:
+    """Each location proxies to its own canonical path (with the query string), so what
+    LiteLLM routes on is what nginx matched."""
+    say_ok = {
+        "model": "devstral",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Say OK"}],
+    }
+    status, body = https("POST", "/v1/messages?beta=true", body=say_ok)
+    assert status == 200, body[:200]
+    assert https("GET", "/metrics/x/../../health/liveliness", key="")[0] == 400
+    assert https("GET", "/metrics%2F..%2Fv1/models", key="")[0] == 400
+
+
 def test_loopback_refuses_unknown_keys_on_every_authenticated_route(host) -> None:
     """On LiteLLM's own port (the host only) an unknown key gets no further than no key
     at all: what still serves it are LiteLLM's built-in keyless routes (health, OAuth and
