@@ -125,3 +125,19 @@ def test_claude_with_own_key_then_revoked(developer, gateway, tmp_path) -> None:
     assert refused.returncode != 0
     assert "401" in refused.stdout + refused.stderr
     assert "revoked" in refused.stdout + refused.stderr
+
+
+def test_a_developer_reaches_only_the_models_granted(gateway, restore_developers) -> None:
+    """Issue #28: every key reached every model_list entry, and a provider-prefixed name
+    (hosted_vllm/devstral) was accepted. With `models` in the keys file (the role writes the
+    local model's alias) the real LiteLLM refuses the others before routing, and the body it
+    read is still the one the route serves."""
+    gateway.set_developers({"alice": {"sha256": digest(ALICE), "models": ["devstral"]}})
+    status, body = call(gateway, ALICE, "POST", "/v1/messages", SAY_OK)
+    assert status == 200 and json.loads(body)["content"][0]["text"] == "OK"
+    for model in ("hosted_vllm/devstral", "claude-cloud"):
+        for path in ("/v1/messages", "/v1/chat/completions", "/v1/messages/count_tokens"):
+            status, body = call(gateway, ALICE, "POST", path, {**SAY_OK, "model": model})
+            assert status == 403 and f"may not use model '{model}'" in body, (path, body)
+    status, _body = call(gateway, gateway.master_key, "POST", "/v1/messages", SAY_OK)
+    assert status == 200

@@ -306,7 +306,10 @@ def test_the_master_key_reaches_every_route(path) -> None:
 
 
 class FakeRequest:
-    def __init__(self, key: str, method: str, path: str, root_path: str = "") -> None:
+    def __init__(
+        self, key: str, method: str, path: str, root_path: str = "", body: dict | None = None
+    ) -> None:
+        self.body = body or {}
         self.headers = {"authorization": f"Bearer {key}"}
         self.method = method
         self.scope = {"path": path, "root_path": root_path}
@@ -343,9 +346,16 @@ def fake_litellm(monkeypatch):
     module = types.ModuleType("litellm.proxy._types")
     module.ProxyException = ProxyException
     module.UserAPIKeyAuth = UserAPIKeyAuth
-    for name in ("litellm", "litellm.proxy"):
+    parsing = types.ModuleType("litellm.proxy.common_utils.http_parsing_utils")
+
+    async def _read_request_body(request):  # LiteLLM's, which caches the parsed body
+        return request.body
+
+    parsing._read_request_body = _read_request_body
+    for name in ("litellm", "litellm.proxy", "litellm.proxy.common_utils"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, "litellm.proxy._types", module)
+    monkeypatch.setitem(sys.modules, parsing.__name__, parsing)
     return module
 
 
@@ -363,10 +373,10 @@ def limited_store(tmp_path, monkeypatch):
     return store
 
 
-def run_hook(key: str, method: str, path: str):
+def run_hook(key: str, method: str, path: str, body: dict | None = None):
     import asyncio
 
-    return asyncio.run(auth.user_api_key_auth(FakeRequest(key, method, path), ""))
+    return asyncio.run(auth.user_api_key_auth(FakeRequest(key, method, path, body=body), ""))
 
 
 def test_the_hook_puts_the_limits_on_the_user_api_key_auth(fake_litellm, limited_store) -> None:
@@ -449,3 +459,46 @@ def test_the_cli_and_the_hook_agree_on_names() -> None:
 
     assert cli_keys.RESERVED == auth.RESERVED
     assert cli_keys.NAME.pattern == auth.NAME.pattern
+
+
+# --- Per-developer models (issue #28 finding 8) -------------------------------------------
+
+
+@pytest.fixture
+def models_store(tmp_path, monkeypatch):
+    keys = tmp_path / "keys.yaml"
+    write(
+        keys,
+        f"developers:\n  alice: {{sha256: {sha(ALICE)}, models: [devstral]}}\n"
+        f"  bob: {{sha256: {sha(BOB)}, models: [devstral, claude-cloud]}}\n",
+    )
+    monkeypatch.setattr(auth, "_STORE", auth.KeyStore(path=str(keys), master_key=MASTER))
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"]
+)
+@pytest.mark.parametrize(
+    "model", ["claude-cloud", "hosted_vllm/devstral", "anthropic/claude", None]
+)
+def test_a_developer_reaches_only_the_models_granted(fake_litellm, models_store, path, model):
+    """Before: every key reached every model_list entry (a cloud extra model: prompts leave
+    the network) and a provider-prefixed name went straight to a provider."""
+    with pytest.raises(fake_litellm.ProxyException) as refused:
+        run_hook(ALICE, "POST", path, {"model": model})
+    assert refused.value.code == 403 and refused.value.param == "model"
+    assert "may not use model" in refused.value.message and "devstral" in refused.value.message
+    assert run_hook(ALICE, "POST", path, {"model": "devstral"}).user_id == "alice"
+
+
+def test_a_granted_extra_model_and_the_master_key_pass(fake_litellm, models_store) -> None:
+    assert run_hook(BOB, "POST", "/v1/messages", {"model": "claude-cloud"}).user_id == "bob"
+    master = run_hook(MASTER, "POST", "/v1/messages", {"model": "anything/at-all"})
+    assert master.user_id == auth.MASTER_USER
+
+
+def test_models_must_be_a_list_of_names(tmp_path) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(f"developers:\n  alice: {{sha256: {sha(ALICE)}, models: devstral}}\n")
+    with pytest.raises(auth.KeysFileError, match="`models` must be a list"):
+        auth.parse_keys_file(str(keys))

@@ -6,7 +6,7 @@ hashes (CCPROV_KEYS_FILE, rendered by the litellm_gateway role):
     developers:
       alice: {sha256: <64 hex>, created: "2026-11-24"}
       bob:   {sha256: <64 hex>, created: "2026-11-24", disabled: true}
-      carol: {sha256: <64 hex>, rpm: 30, max_parallel: 2}
+      carol: {sha256: <64 hex>, rpm: 30, max_parallel: 2, models: [devstral, claude-cloud]}
 
 - A key comes as `Authorization: Bearer <key>` or `x-api-key: <key>`.
 - Hashes are compared in constant time; plain keys are never stored, logged or echoed.
@@ -27,6 +27,10 @@ hashes (CCPROV_KEYS_FILE, rendered by the litellm_gateway role):
 - `rpm` (requests per minute) and `max_parallel` (concurrent requests) of an entry go on
   the UserAPIKeyAuth as rpm_limit / max_parallel_requests, so LiteLLM's own limiter
   answers 429 to that developer only. Absent or 0: unlimited.
+- `models`: the model names the developer's requests may name (the role writes the local
+  model's alias unless the inventory grants more). Any other name, a provider-prefixed one
+  (`hosted_vllm/devstral`) included, gets 403 before routing. Absent (a keys file written by
+  hand, or before this field): any model.
 """
 
 from __future__ import annotations
@@ -69,13 +73,24 @@ class Verdict:
         rpm: int | None = None,
         max_parallel: int | None = None,
         master: bool = False,
+        models: frozenset[str] | None = None,
     ) -> None:
         self.user = user
         self.master = master
+        self.models = models  # None: any model
         self.error = error
         self.rpm = rpm
         self.max_parallel = max_parallel
 
+
+MODEL_ROUTES = frozenset(
+    {
+        ("POST", "/v1/messages"),
+        ("POST", "/v1/messages/count_tokens"),
+        ("POST", "/v1/chat/completions"),
+    }
+)
+"""The client routes whose body names a model (checked against the developer's `models`)."""
 
 DEVELOPER_ROUTES = frozenset(
     {
@@ -93,6 +108,20 @@ Health checks need no developer key: the role's own checks use no key (/health/l
 def route_allowed(master: bool, method: str, path: str) -> bool:
     """The master key reaches everything; a developer key only DEVELOPER_ROUTES."""
     return master or (method.upper(), path) in DEVELOPER_ROUTES
+
+
+def model_refused_message(verdict: Verdict, model: Any) -> str | None:
+    """Why VERDICT's developer may not name MODEL, or None if they may."""
+    if verdict.master or verdict.models is None:
+        return None
+    if isinstance(model, str) and model in verdict.models:
+        return None
+    allowed = ", ".join(sorted(verdict.models)) or "none"
+    shown = str(model)[:80] if isinstance(model, str) else "no model"
+    return (
+        f"Developer key of '{verdict.user}' may not use model '{shown}': its models are "
+        f"{allowed} (ops grant more in litellm_gateway_developer_keys)."
+    )
 
 
 def route_refused_message(user: str, method: str, path: str) -> str:
@@ -196,8 +225,12 @@ class KeyStore:
         entry = developers[match]
         if entry.get("disabled"):
             return Verdict(None, f"The key of '{match}' was revoked: ask ops for a new one.")
+        models = entry.get("models")
         return Verdict(
-            match, rpm=_limit(entry.get("rpm")), max_parallel=_limit(entry.get("max_parallel"))
+            match,
+            rpm=_limit(entry.get("rpm")),
+            max_parallel=_limit(entry.get("max_parallel")),
+            models=None if models is None else frozenset(models),
         )
 
 
@@ -307,6 +340,11 @@ def parse_keys(raw: bytes) -> dict[str, dict[str, Any]]:
             raise KeysFileError(f"developer {label!r} has no valid sha256 (64 lowercase hex)")
         if not isinstance(entry.get("disabled", False), bool):
             raise KeysFileError(f"developer {label!r}: `disabled` must be true or false")
+        models = entry.get("models")
+        if models is not None and (
+            not isinstance(models, list) or not all(isinstance(m, str) and m for m in models)
+        ):
+            raise KeysFileError(f"developer {label!r}: `models` must be a list of model names")
         for field in ("rpm", "max_parallel"):
             value = entry.get(field, 0)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -365,6 +403,15 @@ async def user_api_key_auth(request: Any, api_key: str) -> Any:
             param="api_key",
             code=403,
         )
+    if (method.upper(), path) in MODEL_ROUTES and verdict.models is not None:
+        from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
+
+        # LiteLLM parses the body once and caches it on the request (the route reads it
+        # from there), so reading it here costs nothing more.
+        body = await _read_request_body(request)
+        refused = model_refused_message(verdict, body.get("model") if body else None)
+        if refused is not None:
+            raise ProxyException(message=refused, type="auth_error", param="model", code=403)
     # The hash, never the key, becomes LiteLLM's key id; the name becomes the user id.
     key_id = "ops-master-key" if verdict.master else f"ccprov-{verdict.user}"
     return UserAPIKeyAuth(
