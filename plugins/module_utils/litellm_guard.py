@@ -25,6 +25,7 @@ cannot be read are reported, never silently skipped.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -348,15 +349,43 @@ def _finding(kind: str, severity: str, path: str, what: str) -> dict[str, str]:
     return {"kind": kind, "severity": severity, "path": path, "what": what}
 
 
+MAX_PTH_BYTES = 1024 * 1024
+"""A .pth larger than this is read only this far (real ones are a few lines)."""
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """PATH's first LIMIT bytes, if it is a regular file and not a symlink. The audit runs as
+    root where any user may name files: a planted symlink is not followed (it could point at
+    /etc/shadow) and a FIFO does not block the scan (O_NONBLOCK, then refused by fstat)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _check_pth(path: str, name: str, policy: dict[str, Any], scan: Scan) -> dict[str, str] | None:
     if any(re.match(p, name) for p in policy["allowed_pth"]):
         return None
     try:
-        with open(path, "rb") as handle:
-            code = pth_code_lines(handle.read())
+        code = pth_code_lines(read_regular(path, MAX_PTH_BYTES))
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EINVAL, errno.EMLINK):
+            # Python's site module would follow it (or block on it) at every start.
+            what = f"{name} is a symlink or not a regular file: not read, check it by hand"
+            return _finding("pth-odd", "warning", path, what)
         scan.cannot_read(path, exc)
         return None
     known: list[str] = []

@@ -7,7 +7,9 @@ Standard library only, Python >= 3.7; reads only. Argument: one JSON object
 usage-YYYY-MM-DD.jsonl (roles/litellm_gateway/files/ccprov_usage.py): mode 0640, group
 litellm_gateway_usage_group, so this runs as root or a member of that group.
 
-Prints one JSON document: {"dir", "files", "lines", "bytes", "missing", "data", "last_use"}:
+Prints one JSON document: {"dir", "files", "lines", "bytes", "missing", "data", "last_use"}
+(and "skipped": the names of usage files that are symlinks, not regular files, or too large:
+never followed or read):
 data is the lines at or after `since`, zlib-compressed and base64-encoded (a week of a busy
 gateway's lines is tens of MB as text, a few as this); last_use is each developer's latest
 request at or after `last_use_since` (default: since), so idle keys can be judged over 30 days
@@ -19,9 +21,11 @@ stderr.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import re
+import stat
 import sys
 import zlib
 from typing import Any
@@ -54,6 +58,32 @@ def _line_developer(line: bytes) -> str:
     return value if isinstance(value, str) else ""
 
 
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""A day's file larger than this is skipped, not read (a busy gateway writes a few MB)."""
+
+
+def _read_regular(path: str) -> bytes:
+    """PATH's content if it is a regular file no larger than MAX_FILE_BYTES, and not a
+    symlink. This runs as root in a directory the gateway's user owns: a planted symlink
+    (to /etc/shadow) is not followed, and a FIFO does not hang it (O_NONBLOCK, then fstat)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if st.st_size > MAX_FILE_BYTES:
+            raise OSError(errno.EFBIG, "larger than any day's usage", path)
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def collect(directory: str, since: str, last_use_since: str = "") -> dict[str, Any]:
     """The lines of `directory` at or after `since`, and each developer's last request at or
     after `last_use_since` (ISO times in UTC, ...Z)."""
@@ -69,8 +99,13 @@ def collect(directory: str, since: str, last_use_since: str = "") -> dict[str, A
         match = _FILE.match(name)
         if not match or match.group(1) < last_use_since[:10]:
             continue
-        with open(os.path.join(directory, name), "rb") as handle:
-            content = handle.read()
+        try:
+            content = _read_regular(os.path.join(directory, name))
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EINVAL, errno.EMLINK, errno.EFBIG):
+                raise
+            found.setdefault("skipped", []).append(name)
+            continue
         found["files"] += 1
         for line in content.splitlines():
             if not line.strip():

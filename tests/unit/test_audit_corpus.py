@@ -270,14 +270,14 @@ def test_an_unreadable_directory_is_reported(tmp_path: Path, monkeypatch) -> Non
 def test_an_unreadable_pth_file_is_reported(tmp_path: Path, monkeypatch) -> None:
     site = venv(tmp_path / "opt/v")
     (site / "hook.pth").write_text("import os\n")
-    real_open = open
+    real_read = g.read_regular
 
-    def fake_open(path, *args, **kwargs):
+    def fake_read(path, limit):  # the audit reads .pth files through read_regular only
         if os.fspath(path).endswith("hook.pth"):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
+        return real_read(path, limit)
 
-    monkeypatch.setattr(g, "open", fake_open, raising=False)
+    monkeypatch.setattr(g, "read_regular", fake_read)
     report = g.audit({"roots": [str(tmp_path)]})
     assert report["findings"] == []
     assert report["unreadable"] == [{"path": str(site / "hook.pth"), "error": "Permission denied"}]
