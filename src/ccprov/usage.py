@@ -59,6 +59,8 @@ class Record:
     ttft_ms: float | None
     total_ms: float | None
     session: str | None = None
+    count: int = 1
+    """Requests this line stands for: refused ones are counted into one line a minute."""
 
     @property
     def ok(self) -> bool:
@@ -111,6 +113,7 @@ def parse_record(line: str | bytes, gateway: str) -> Record | None:
         ttft_ms=_float(data.get("ttft_ms")),
         total_ms=_float(data.get("total_ms")),
         session=_str(data.get("session")),
+        count=_int(data.get("count")) or 1,
     )
 
 
@@ -317,7 +320,7 @@ class Row:
     last_use: dt.datetime | None = None
 
     def add(self, record: Record) -> None:
-        self.requests += 1
+        self.requests += record.count
         self.input_tokens += record.input_tokens
         self.output_tokens += record.output_tokens
         self.cached_tokens += record.cached_tokens
@@ -325,7 +328,7 @@ class Row:
             if record.ttft_ms is not None:
                 self.ttfts.append(record.ttft_ms)
         else:
-            self.errors += 1
+            self.errors += record.count
         if self.last_use is None or record.ts > self.last_use:
             self.last_use = record.ts
 

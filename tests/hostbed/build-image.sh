@@ -21,6 +21,11 @@ recipe=$(
 tag=$(printf '%s' "$recipe" | sha256sum | cut -c1-12)
 image="$name:$tag"
 
+# One build at a time: 00-setup starts one in the background, 30-hostbed-image waits here for
+# it (then reuses its image) or builds itself if that one failed.
+exec 9>/var/tmp/ccprov-hostbed.lock
+flock 9
+
 if podman image exists "$image"; then
   echo "hostbed: reusing $image" >&2
   podman tag "$image" "$name:latest"

@@ -237,9 +237,41 @@ def test_a_refused_key_has_no_developer_and_no_payload_is_needed(logger, tmp_pat
     """The key hook raised (401): no user; a hook call without a payload still logs."""
     request_data = {"model": "devstral", "messages": [{"role": "user", "content": CANARY}]}
     hook(logger, request_data, ProxyException(f"Unknown API key {CANARY}", "401"), None)
+    assert lines(tmp_path) == []  # counted, written once the minute is over
+    logger.flush_refused(force=True)
     (line,) = lines(tmp_path)
-    assert (line["developer"], line["status"], line["error"]) == (None, 401, "ProxyException")
-    assert (line["model"], line["backend"], line["input_tokens"]) == ("devstral", None, 0)
+    assert line == {
+        "ts": line["ts"],
+        "developer": None,
+        "status": 401,
+        "error": "ProxyException",
+        "count": 1,
+    }
+    assert list(line) == list(usage.REFUSED_FIELDS)
+
+
+def test_refused_requests_are_counted_not_logged_one_by_one(logger, tmp_path, monkeypatch):
+    """Issue #28: each 401 appended ~470 bytes with a model and session the caller picked
+    (300 requests in 3.7 s, kept 90 days). Now a minute of them is one line per status."""
+    clock = [1000.0]
+    monkeypatch.setattr(usage.time, "monotonic", lambda: clock[0])
+    for n in range(300):
+        request = {"model": f"attacker-model-{n}", "litellm_session_id": f"s{n}"}
+        hook(logger, request, ProxyException("Unknown API key", "401"), None)
+    assert lines(tmp_path) == []
+    clock[0] += usage.REFUSED_WINDOW
+    hook(logger, {"model": "x"}, ProxyException("Unknown API key", "401"), None)
+    (line,) = lines(tmp_path)
+    assert (line["status"], line["count"]) == (401, 301)
+    assert "attacker-model" not in json.dumps(line)
+
+
+def test_a_days_file_stops_at_its_cap(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(usage, "MAX_FILE_BYTES", 600)
+    logger = usage.UsageLogger(str(tmp_path))
+    written = [logger.write(usage.record(kwargs_for(payload()), 0, 0, True)) for _ in range(5)]
+    assert written.count(True) >= 1 and written[-1] is False
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) <= 600
 
 
 def test_no_prompt_answer_error_text_or_key_is_written(logger, tmp_path) -> None:
@@ -251,6 +283,7 @@ def test_no_prompt_answer_error_text_or_key_is_written(logger, tmp_path) -> None
         ProxyException(f"{CANARY} {DEV_KEY}", "401"),
         None,
     )
+    logger.flush_refused(force=True)
     text = "".join(p.read_text() for p in tmp_path.iterdir())
     assert len(text.splitlines()) == 2
     for secret in (CANARY, DEV_KEY, BACKEND_KEY, "ccprov-alice", "Bearer"):

@@ -250,3 +250,17 @@ def test_gather_runs_the_probe_on_every_gateway(tmp_path) -> None:
     assert [(row.key, row.requests) for row in same.rows] == [("2026-11-30", 3)]
     with pytest.raises(CcprovError, match="no host of group gateways"):
         usage.gather(inventory, NOW, limit="gpu1")
+
+
+def test_a_counted_line_of_refused_requests_counts_each() -> None:
+    """The gateway writes refused requests as one line a minute with `count` (issue #28)."""
+    counted = json.dumps(
+        {"ts": "2026-11-30T11:01:00.000Z", "developer": None, "status": 401,
+         "error": "ProxyException", "count": 300}
+    )  # fmt: skip
+    found, skipped = usage.parse_lines("\n".join([*LINES, counted]), "gw1")
+    assert skipped == 0
+    report = usage.report(found, "developer", DEVELOPERS, NOW, SINCE)
+    refused = {row.key: row.as_dict() for row in report.rows}[usage.REFUSED]
+    assert (refused["requests"], refused["errors"]) == (301, 301)
+    assert report.total.as_dict()["requests"] == 306

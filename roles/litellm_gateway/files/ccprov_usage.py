@@ -42,6 +42,11 @@ One JSON line per request, success or failure, appended to
   still calls the success event.
 - A write that fails (directory missing, disk full) is logged once until writes work
   again, and never fails the request.
+- Refused requests (no developer: a missing, unknown or revoked key) are counted, not
+  logged one by one (anyone who reaches the gateway could otherwise fill the disk with
+  lines that carry a model and session of their choosing): at most one line per minute and
+  (status, error), with `count` and no model, backend or session (REFUSED_FIELDS).
+- A day's file stops growing at MAX_FILE_BYTES (logged once); `ccprov usage` skips larger.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,6 +88,12 @@ FIELDS = (
     "session",
 )
 """Every field of a line, in order: nothing else is ever written."""
+REFUSED_FIELDS = ("ts", "developer", "status", "error", "count")
+"""The fields of a line that counts refused requests."""
+REFUSED_WINDOW = 60.0
+"""Seconds over which refused requests are counted into one line."""
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""A day's usage file is not written past this (ccprov usage reads up to 512 MiB)."""
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
@@ -227,6 +239,8 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
         self.directory = directory or os.environ.get("CCPROV_USAGE_DIR") or DEFAULT_DIR
         self._failing: str | None = None
         self._lock = threading.Lock()
+        self._refused: dict[tuple[int, str | None], int] = {}
+        self._refused_since = 0.0
 
     def path_for(self, ts: str) -> str:
         return os.path.join(self.directory, f"usage-{ts[:10]}.jsonl")
@@ -239,8 +253,11 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
             fd = os.open(path, flags, FILE_MODE)
             try:
                 # The service's umask (0077) takes the group's read bit off a new file.
-                if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
+                st = os.fstat(fd)
+                if stat.S_IMODE(st.st_mode) != FILE_MODE:
                     os.fchmod(fd, FILE_MODE)
+                if st.st_size + len(data) > MAX_FILE_BYTES:
+                    raise OSError(f"the day's file is full ({MAX_FILE_BYTES} bytes)")
                 written = os.write(fd, data)
             finally:
                 os.close(fd)
@@ -264,9 +281,34 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
 
     def _log(self, kwargs: Any, start_time: Any, end_time: Any, ok: bool) -> None:
         try:
-            self.write(record(_mapping(kwargs), start_time, end_time, ok))
+            line = record(_mapping(kwargs), start_time, end_time, ok)
+            if line["developer"] is None and not ok:
+                self.count_refused(line["status"], line["error"])
+            else:
+                self.write(line)
+            self.flush_refused()
         except Exception:  # never fail a request over its usage line
             log.exception("ccprov usage log: could not build a usage line")
+
+    def count_refused(self, status: int, error: str | None) -> None:
+        with self._lock:
+            if not self._refused:
+                self._refused_since = time.monotonic()
+            self._refused[(status, error)] = self._refused.get((status, error), 0) + 1
+
+    def flush_refused(self, force: bool = False) -> None:
+        """One line per (status, error) once the window is over (or FORCE)."""
+        with self._lock:
+            if not self._refused or (
+                not force and time.monotonic() - self._refused_since < REFUSED_WINDOW
+            ):
+                return
+            counted, self._refused = self._refused, {}
+        ts = _iso(dt.datetime.now(dt.UTC).timestamp())
+        for (status, error), count in sorted(counted.items(), key=str):
+            self.write(
+                {"ts": ts, "developer": None, "status": status, "error": error, "count": count}
+            )
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
