@@ -45,7 +45,11 @@ def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             f"http://127.0.0.1:{port}",
             BACKEND_KEY,
             workers=2,
-            extra_env={"PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")},
+            # Refused requests are counted a minute at a time; here each is its own line.
+            extra_env={
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
+                "CCPROV_USAGE_REFUSED_WINDOW": "0",
+            },
             extra_vars={"litellm_gateway_metrics_clients": ["10.0.0.0/8"]},
         )
     except BaseException:
@@ -153,7 +157,9 @@ def test_every_request_is_logged_and_counted_once(metered: Gateway) -> None:
     ]
     # The session header, read by LiteLLM; a refused key never gets that far.
     assert {r.session for r in records if r.developer} == {SESSION}
-    assert [r.session for r in records if r.developer is None] == [None]
+    assert [(r.session, r.model, r.count) for r in records if r.developer is None] == [
+        (None, None, 1)
+    ]
 
     report = usage.report(records, "developer", None, dt.datetime.now(dt.UTC))
     rows = {row.key: row for row in report.rows}

@@ -91,7 +91,8 @@ FIELDS = (
 REFUSED_FIELDS = ("ts", "developer", "status", "error", "count")
 """The fields of a line that counts refused requests."""
 REFUSED_WINDOW = 60.0
-"""Seconds over which refused requests are counted into one line."""
+"""Seconds over which refused requests are counted into one line (CCPROV_USAGE_REFUSED_WINDOW
+overrides it: 0 writes each as its own counted line)."""
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """A day's usage file is not written past this (ccprov usage reads up to 512 MiB)."""
 
@@ -241,6 +242,11 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
         self._lock = threading.Lock()
         self._refused: dict[tuple[int, str | None], int] = {}
         self._refused_since = 0.0
+        try:
+            window = float(os.environ.get("CCPROV_USAGE_REFUSED_WINDOW", REFUSED_WINDOW))
+        except ValueError:
+            window = REFUSED_WINDOW
+        self.refused_window = max(window, 0.0)
 
     def path_for(self, ts: str) -> str:
         return os.path.join(self.directory, f"usage-{ts[:10]}.jsonl")
@@ -300,7 +306,7 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
         """One line per (status, error) once the window is over (or FORCE)."""
         with self._lock:
             if not self._refused or (
-                not force and time.monotonic() - self._refused_since < REFUSED_WINDOW
+                not force and time.monotonic() - self._refused_since < self.refused_window
             ):
                 return
             counted, self._refused = self._refused, {}
