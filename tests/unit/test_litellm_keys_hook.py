@@ -478,9 +478,7 @@ def models_store(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "path", ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"]
 )
-@pytest.mark.parametrize(
-    "model", ["claude-cloud", "hosted_vllm/devstral", "anthropic/claude", None]
-)
+@pytest.mark.parametrize("model", ["claude-cloud", "hosted_vllm/devstral", "anthropic/claude", 7])
 def test_a_developer_reaches_only_the_models_granted(fake_litellm, models_store, path, model):
     """Before: every key reached every model_list entry (a cloud extra model: prompts leave
     the network) and a provider-prefixed name went straight to a provider."""
@@ -495,6 +493,12 @@ def test_a_granted_extra_model_and_the_master_key_pass(fake_litellm, models_stor
     assert run_hook(BOB, "POST", "/v1/messages", {"model": "claude-cloud"}).user_id == "bob"
     master = run_hook(MASTER, "POST", "/v1/messages", {"model": "anything/at-all"})
     assert master.user_id == auth.MASTER_USER
+
+
+def test_a_body_without_a_model_is_left_to_litellm(fake_litellm, models_store) -> None:
+    """Nothing can be routed without a model: LiteLLM answers its own 400 (the route
+    sweeps post `{}` everywhere and count that as the route answering)."""
+    assert run_hook(ALICE, "POST", "/v1/messages", {}).user_id == "alice"
 
 
 def test_models_must_be_a_list_of_names(tmp_path) -> None:

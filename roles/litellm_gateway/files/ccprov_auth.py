@@ -114,6 +114,9 @@ def model_refused_message(verdict: Verdict, model: Any) -> str | None:
     """Why VERDICT's developer may not name MODEL, or None if they may."""
     if verdict.master or verdict.models is None:
         return None
+    if model is None:
+        # No model named: nothing can be routed, and LiteLLM answers its own 400.
+        return None
     if isinstance(model, str) and model in verdict.models:
         return None
     allowed = ", ".join(sorted(verdict.models)) or "none"
