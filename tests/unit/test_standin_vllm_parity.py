@@ -5,7 +5,6 @@ shape, system_fingerprint, text-only refusals. Each test names the vLLM source i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -28,19 +27,15 @@ def count_tokens(backend, body: dict) -> tuple[int, dict]:
     return status, json.loads(text)
 
 
-def test_tokenizer_is_the_reference_backends_tekken() -> None:
-    """The stand-in's tekken file is the one tests/vllm_reference/model_dir.py writes for
-    vLLM (same vocabulary, config and control tokens), so their counts cannot drift."""
+def test_tokenizer_is_the_reference_backends_tekken(tmp_path) -> None:
+    """The reference backend's model directory holds the stand-in's tekken file (same
+    vocabulary, config and control tokens), so their counts cannot drift."""
     from vllm import tekken
 
-    spec = importlib.util.spec_from_file_location(
-        "ccprov_model_dir", REPO / "tests/vllm_reference/model_dir.py"
-    )
-    assert spec is not None and spec.loader is not None
-    model_dir = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(model_dir)
-    assert tekken.VOCAB_FILE == model_dir.VOCAB_FILE
-    assert tekken.tekken("v13") == model_dir.tekken("v13")
+    from tests.vllm_reference import model_dir
+
+    written = model_dir.make(tmp_path / "model")
+    assert json.loads((written / "tekken.json").read_text()) == tekken.tekken("v13")
 
 
 def test_count_tokens_equal_vllms(standin_vllm) -> None:

@@ -28,26 +28,19 @@ Stop *strings* are not the core's: the real OutputProcessor handles them.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import re
-import sys
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vllm.v1.engine import EngineCoreOutput, EngineCoreOutputs, EngineCoreRequest, FinishReason
 from vllm.v1.engine.core_client import EngineCoreClient
 
-# The canned answers are the stand-in's (tests/standins/vllm/src/vllm/model.py, stdlib
-# only), loaded by path: inside this venv the name `vllm` is the real package.
-_MODEL_PY = Path(__file__).resolve().parents[1] / "standins/vllm/src/vllm/model.py"
-_spec = importlib.util.spec_from_file_location("ccprov_standin_model", _MODEL_PY)
-assert _spec is not None and _spec.loader is not None
-canned = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = canned
-_spec.loader.exec_module(canned)
+from tests.vllm_reference import standin_modules
+
+# The canned answers are the stand-in's (tests/standins/vllm/src/vllm/model.py).
+canned = standin_modules.load("model")
 
 # base_grammar.lark.jinja's `body:` rule per mode; `fcalls:` names the tools it allows.
 _BODY = re.compile(r"^body: (.*)$", re.M)

@@ -16,7 +16,8 @@
   `tekken.json` / `params.json` (vllm/tokenizers/registry.py `resolve_tokenizer_args`,
   vllm/transformers_utils/config.py `get_config`), so the same code paths run as on a host.
 
-Run with the reference venv's Python: `python model_dir.py DIR [VERSION]`.
+Run with the reference venv's Python, from the repository:
+`python -m tests.vllm_reference.model_dir DIR [VERSION]`.
 """
 
 from __future__ import annotations
@@ -25,24 +26,16 @@ import json
 import sys
 from pathlib import Path
 
+from tests.vllm_reference import standin_modules
+
 MAX_POSITION_EMBEDDINGS = 262_144
-VOCAB_FILE = "tekken_240911.json"
 
 
 def tekken(version: str) -> dict[str, object]:
-    import mistral_common
-    from mistral_common.tokens.tokenizers.base import SpecialTokens
-
-    data = json.loads((Path(mistral_common.__file__).parent / "data" / VOCAB_FILE).read_text())
-    config = dict(data["config"])
-    config["version"] = version
-    specials = [
-        {"rank": rank, "token_str": token.value, "is_control": True}
-        for rank, token in enumerate(SpecialTokens)
-    ]
-    if len(specials) > int(config["default_num_special_tokens"]):
-        raise SystemExit(f"{len(specials)} special tokens do not fit the vocabulary's slots")
-    return {"config": config, "vocab": data["vocab"], "special_tokens": specials}
+    """The stand-in's tekken file (tests/standins/vllm/src/vllm/tekken.py): one definition,
+    so the reference and the stand-in count in the same vocabulary."""
+    content: dict[str, object] = standin_modules.load("tekken").tekken(version)
+    return content
 
 
 def params_json(vocab_size: int) -> dict[str, object]:

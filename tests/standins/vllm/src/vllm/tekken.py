@@ -4,9 +4,9 @@ Every count the stand-in reports (prompt tokens, completion tokens, `max_tokens`
 length check, count_tokens, the prefix cache's blocks) is in these tokens:
 - the vocabulary is the tekken file mistral-common ships in its wheel
   (`mistral_common/data/tekken_240911.json`), configured exactly like the reference
-  backend's model directory (tests/vllm_reference/model_dir.py `tekken()`: version v13,
-  mistral-common's `SpecialTokens` as control tokens ranks 0..N, no `image` part; a unit
-  test checks the two give the same file);
+  backend's model directory, which writes this module's `tekken()` (tests/vllm_reference/
+  model_dir.py: version v13, mistral-common's `SpecialTokens` as control tokens ranks 0..N,
+  no `image` part);
 - a chat request is rendered the way vLLM 0.33.0 renders it for a Mistral tokenizer:
   vllm/tokenizers/mistral.py `MistralTokenizer.apply_chat_template` ->
   transformers/tokenization_mistral_common.py `MistralCommonBackend.apply_chat_template`
@@ -40,9 +40,8 @@ _tokenizers: dict[str, MistralTokenizer] = {}
 
 
 def tekken(version: str) -> dict[str, Any]:
-    """The tekken file's content: the same as tests/vllm_reference/model_dir.py `tekken()`
-    (which the stand-in's wheel does not carry; tests/unit/test_standin_tokenizer.py checks
-    they agree)."""
+    """The tekken file's content; the reference backend's model directory is written from
+    it too (tests/vllm_reference/model_dir.py), so both count in one vocabulary."""
     import mistral_common
     from mistral_common.tokens.tokenizers.base import SpecialTokens
 
