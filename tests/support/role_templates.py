@@ -37,21 +37,7 @@ def render(
     plays: dict[str, dict[str, Any]] = {}
     for job in jobs:
         role_dir = ROLES / job.role
-        play = plays.setdefault(
-            job.role,
-            {
-                "name": f"Render {job.role}'s templates",
-                "hosts": "localhost",
-                "gather_facts": False,
-                "vars_files": [
-                    str(f)
-                    for f in (role_dir / "defaults/main.yml", role_dir / "vars/main.yml")
-                    if f.is_file()
-                ],
-                "vars": {"role_path": str(role_dir)},
-                "tasks": [],
-            },
-        )
+        play = plays.setdefault(job.role, _role_play(job.role, "templates"))
         job.dest.parent.mkdir(parents=True, exist_ok=True)
         play["tasks"].append(
             {
@@ -67,15 +53,12 @@ def render(
     return _run(workdir, list(plays.values()), extra_vars, timeout)
 
 
-def role_vars(
-    workdir: Path, role: str, names: list[str], extra_vars: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The values of NAMES as ROLE computes them (its defaults and vars, the collection's
-    filters, EXTRA_VARS over them), rendered by Ansible."""
+def _role_play(role: str, what: str) -> dict[str, Any]:
+    """A play on localhost with ROLE's defaults and vars loaded, as the role would see them
+    (task variables outrank the play's vars_files); its tasks are the caller's."""
     role_dir = ROLES / role
-    dest = workdir / f"{role}-vars.json"
-    play = {
-        "name": f"Render {role}'s variables",
+    return {
+        "name": f"Render {role}'s {what}",
         "hosts": "localhost",
         "gather_facts": False,
         "vars_files": [
@@ -84,17 +67,27 @@ def role_vars(
             if f.is_file()
         ],
         "vars": {"role_path": str(role_dir)},
-        "tasks": [
-            {
-                "name": "Write them as JSON",
-                "ansible.builtin.copy": {
-                    "content": "{{ {" + ", ".join(f"'{n}': {n}" for n in names) + "} | to_json }}",
-                    "dest": str(dest),
-                    "mode": "0600",
-                },
-            }
-        ],
+        "tasks": [],
     }
+
+
+def role_vars(
+    workdir: Path, role: str, names: list[str], extra_vars: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The values of NAMES as ROLE computes them (its defaults and vars, the collection's
+    filters, EXTRA_VARS over them), rendered by Ansible."""
+    dest = workdir / f"{role}-vars.json"
+    play = _role_play(role, "variables")
+    play["tasks"] = [
+        {
+            "name": "Write them as JSON",
+            "ansible.builtin.copy": {
+                "content": "{{ {" + ", ".join(f"'{n}': {n}" for n in names) + "} | to_json }}",
+                "dest": str(dest),
+                "mode": "0600",
+            },
+        }
+    ]
     proc = _run(workdir, [play], extra_vars, 300)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering {role}'s variables failed:\n{proc.stdout[-2000:]}")
