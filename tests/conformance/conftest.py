@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ccprov import conformance
-from tests.support.gateway import Gateway, start_gateway
+from tests.support.gateway import Gateway
+from tests.support.gateway import route_gateway as gateway_on_route
 from tests.support.standin import Backend, free_port, start_standin
 
 ROUTES = ("messages", "chat_completions")
@@ -47,17 +48,10 @@ def observed_standin(tmp_path_factory) -> Iterator[Observed]:
 @pytest.fixture(scope="session", params=ROUTES)
 def route_gateway(request, observed_standin, tmp_path_factory) -> Iterator[tuple[str, Gateway]]:
     route = request.param
-    proc, gateway = start_gateway(
-        tmp_path_factory.mktemp(f"gateway-{route}"),
-        observed_standin.backend.url,
-        observed_standin.backend.api_key,
-        extra_vars={"litellm_gateway_backend_route": route},
-    )
-    try:
+    backend = observed_standin.backend
+    tmp = tmp_path_factory.mktemp(f"gateway-{route}")
+    with gateway_on_route(tmp, backend.url, backend.api_key, route) as gateway:
         yield route, gateway
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

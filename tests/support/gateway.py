@@ -3,6 +3,7 @@ rendered config, unit environment and per-developer key hook."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,16 @@ def launch_gateway(
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError("LiteLLM did not become ready:\n" + log.read_text()[-3000:])
+
+
+@contextlib.contextmanager
+def route_gateway(tmp: Path, backend_url: str, backend_key: str, route: str) -> Iterator[Gateway]:
+    """The real gateway on one backend route (litellm_gateway_backend_route), stopped after."""
+    proc, gateway = start_gateway(
+        tmp, backend_url, backend_key, extra_vars={"litellm_gateway_backend_route": route}
+    )
+    try:
+        yield gateway
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

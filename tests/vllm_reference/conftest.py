@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import vllm_reference
-from tests.support.gateway import Gateway, start_gateway
+from tests.support.gateway import Gateway, route_gateway
 from tests.support.standin import Backend, free_port
 
 REFERENCE_KEY = "sk-reference-vllm-key"
@@ -35,14 +35,6 @@ def reference(tmp_path_factory) -> Iterator[Backend]:
 @pytest.fixture(scope="session", params=("messages", "chat_completions"))
 def reference_gateway(request, reference, tmp_path_factory) -> Iterator[tuple[str, Gateway]]:
     route = request.param
-    proc, gateway = start_gateway(
-        tmp_path_factory.mktemp(f"reference-gateway-{route}"),
-        reference.url,
-        reference.api_key,
-        extra_vars={"litellm_gateway_backend_route": route},
-    )
-    try:
+    tmp = tmp_path_factory.mktemp(f"reference-gateway-{route}")
+    with route_gateway(tmp, reference.url, reference.api_key, route) as gateway:
         yield route, gateway
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
