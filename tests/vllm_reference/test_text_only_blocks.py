@@ -105,10 +105,9 @@ REFUSALS = {
 }
 
 
-def post_messages(url: str, key: str, messages: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    body = {"model": MODEL, "max_tokens": 64, "tools": TOOLS, "messages": messages}
+def post(url: str, key: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
-        f"{url}/v1/messages",
+        f"{url}{path}",
         data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
@@ -117,6 +116,11 @@ def post_messages(url: str, key: str, messages: list[dict[str, Any]]) -> tuple[i
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def post_messages(url: str, key: str, messages: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    body = {"model": MODEL, "max_tokens": 64, "tools": TOOLS, "messages": messages}
+    return post(url, key, "/v1/messages", body)
 
 
 def answer_text(body: dict[str, Any]) -> str:
@@ -156,16 +160,8 @@ CHAT_IMAGE = [
 
 
 def post_chat(url: str, key: str, messages: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"{url}/v1/chat/completions",
-        data=json.dumps({"model": MODEL, "max_tokens": 16, "messages": messages}).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    body = {"model": MODEL, "max_tokens": 16, "messages": messages}
+    return post(url, key, "/v1/chat/completions", body)
 
 
 def test_openai_clients_image_parts(reference, reference_gateway) -> None:
