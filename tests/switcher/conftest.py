@@ -60,12 +60,16 @@ class Rendered:
     """claude-switch as the role installs it."""
     rc_block: Path
     """The aliases block for ~/.bashrc and ~/.zshrc, launching `echo claude --flags`."""
+    rc_block_claude: Path
+    """The same block as the role's defaults render it: the aliases launch `claude --flags`."""
 
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     out = tmp_path_factory.mktemp("switcher")
-    result = Rendered(out / "claude-switch", out / "shellrc-block.sh")
+    result = Rendered(
+        out / "claude-switch", out / "shellrc-block.sh", out / "shellrc-block-claude.sh"
+    )
     proc = role_templates.render(
         out / "work",
         [
@@ -78,6 +82,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
                     "workstation_claude_command": "echo claude",
                     "workstation_claude_flags": "--flags",
                 },
+            ),
+            role_templates.Job(
+                "workstation",
+                "home/shellrc-block.sh.j2",
+                result.rc_block_claude,
+                {"workstation_claude_flags": "--flags"},
             ),
         ],
     )
