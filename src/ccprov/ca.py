@@ -1,27 +1,59 @@
 """`ccprov ca init -i INVENTORY`: the inventory's private CA for the gateways' TLS.
 
 Made once in `<inventory dir>/ccprov-ca/`: `ca.key` (EC P-256, PEM, unencrypted, 0600) and
-`ca.crt` (self-signed, 10 years, CA:TRUE pathlen 0). The gateway role signs each gateway's
-certificate with them (`ccprov_ca_dir`); workstations get `ca.crt`
-(`workstation_gateway_ca_file`). An existing CA is never replaced: replacing it would
-strand every certificate it signed.
+`ca.crt` (self-signed, 3 years, CA:TRUE pathlen 0, critical name constraints: the
+inventory's gateway names and addresses only, so even its own key cannot vouch for
+api.anthropic.com to a workstation). The gateway role signs each gateway's certificate with
+them (`ccprov_ca_dir`, plugins/module_utils/gateway_ca.py); workstations get `ca.crt`
+(`workstation_gateway_ca_file`). `init` never replaces a CA; `rotate` retires it (to
+`retired/<time>/`) and makes a new one: the way to revoke everything it signed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import ipaddress
 import os
+import re
 import secrets
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
+from ccprov import paths
 from ccprov.errors import CcprovError
 
 DIR_NAME = "ccprov-ca"
 KEY_NAME = "ca.key"
 CERT_NAME = "ca.crt"
-VALID_DAYS = 3650
+VALID_DAYS = 1095
+RETIRED = "retired"
+# A DNS name or domain (".example.org": its subdomains only), as name constraints take it.
+_NAME = re.compile(r"\.?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _network(entry: str) -> bool:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+@cache
+def rules() -> ModuleType:
+    """plugins/module_utils/gateway_ca.py, the one copy of what the CA signs."""
+    path = paths.data_dir() / "plugins/module_utils/gateway_ca.py"
+    spec = importlib.util.spec_from_file_location("ccprov_gateway_ca", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
@@ -33,6 +65,10 @@ class CA:
     cert_path: Path
     key_path: Path
     created: bool
+    permitted: tuple[str, ...] = ()
+    """What the CA may sign (its name constraints); () for an older CA without any."""
+    retired: Path | None = None
+    """Where `rotate` moved the CA it replaced."""
 
 
 def ca_dir(inventory: Path) -> Path:
@@ -53,8 +89,59 @@ def _kind(path: Path) -> str:
     return "file" if stat.S_ISREG(mode) else "other"
 
 
-def make_ca(name: str) -> tuple[bytes, bytes]:
-    """(key PEM, certificate PEM) of a new self-signed CA called NAME."""
+def gateway_names(inventory: Path) -> list[str]:
+    """Every name the inventory's gateways serve: litellm_gateway_server_names where the
+    inventory sets it as a list, else the role's default (the host's name and address)."""
+    from ccprov import inventory as inventory_mod
+
+    names: list[str] = []
+    for host in inventory_mod.load(inventory):
+        if "gateways" not in host.groups:
+            continue
+        given = host.variables.get("litellm_gateway_server_names")
+        if isinstance(given, list) and all(isinstance(n, str) and "{{" not in n for n in given):
+            names += given
+        else:
+            names += [host.name, host.address]
+    return names
+
+
+def _permitted(inventory: Path, permit: Sequence[str]) -> tuple[str, ...]:
+    """PERMIT as given (names, domains, addresses or networks), else the inventory's
+    gateway names and addresses."""
+    given = [p.strip().lower().rstrip(".") for p in permit if p.strip()]
+    for entry in given:
+        if not (_NAME.fullmatch(entry) or _network(entry)):
+            raise CcprovError(
+                f"--permit {entry!r} is not a DNS name, domain, address or network;"
+                " give e.g. --permit example.org or --permit 10.0.0.0/24"
+            )
+    permitted = tuple(dict.fromkeys(given)) or tuple(
+        rules().permitted_names(gateway_names(inventory))
+    )
+    if not permitted:
+        raise CcprovError(
+            f"no gateway in {inventory} to take the CA's names from: add the gateways first,"
+            " or name what the CA may sign with --permit (e.g. --permit example.org)"
+        )
+    return permitted
+
+
+def constraints(cert_path: Path) -> tuple[str, ...]:
+    """The permitted subtrees of an existing CA certificate (() when it has none)."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    try:
+        nc = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(str(name.value) for name in nc.permitted_subtrees or [])
+
+
+def make_ca(name: str, permitted: Sequence[str]) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of a new self-signed CA called NAME that may sign only
+    names under PERMITTED."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,6 +175,7 @@ def make_ca(name: str) -> tuple[bytes, bytes]:
             ),
             critical=True,
         )
+        .add_extension(rules().name_constraints(permitted), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         # Strict RFC 5280 checkers (Python 3.13's default, Mistral Vibe's) want it too.
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
@@ -126,7 +214,7 @@ def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
         os.unlink(tmp, dir_fd=dir_fd)
 
 
-def init(inventory: Path) -> CA:
+def init(inventory: Path, permit: Sequence[str] = ()) -> CA:
     directory = ca_dir(inventory)
     key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
     if _kind(directory) == "symlink":
@@ -144,7 +232,7 @@ def init(inventory: Path) -> CA:
             raise CcprovError(f"{path} is not a regular file; move it away and run again")
     have_key, have_cert = kinds[key_path] == "file", kinds[cert_path] == "file"
     if have_key and have_cert:
-        return CA("", cert_path, key_path, created=False)
+        return CA("", cert_path, key_path, created=False, permitted=constraints(cert_path))
     if have_key != have_cert:
         present, absent = (key_path, cert_path) if have_key else (cert_path, key_path)
         raise CcprovError(
@@ -153,8 +241,13 @@ def init(inventory: Path) -> CA:
             " workstation's CA file then change)"
         )
 
+    return _create(directory, _permitted(inventory, permit))
+
+
+def _create(directory: Path, permitted: tuple[str, ...]) -> CA:
+    key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
     name = f"ccprov private CA ({directory.parent.name})"
-    key_pem, cert_pem = make_ca(name)
+    key_pem, cert_pem = make_ca(name, permitted)
     created = not directory.exists()
     directory.mkdir(mode=0o755, parents=False, exist_ok=True)
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -175,4 +268,27 @@ def init(inventory: Path) -> CA:
     finally:
         os.close(dir_fd)
 
-    return CA(name, cert_path, key_path, created=True)
+    return CA(name, cert_path, key_path, created=True, permitted=permitted)
+
+
+def rotate(inventory: Path, permit: Sequence[str] = ()) -> CA:
+    """Retire the CA (moved to retired/<time>/, never deleted) and make a new one: every
+    certificate the old one signed stops being trusted once workstations get the new ca.crt."""
+    directory = ca_dir(inventory)
+    key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
+    if _kind(directory) == "symlink":
+        raise CcprovError(f"{directory} is a symlink; refusing to move a CA key through it")
+    if _kind(key_path) != "file" or _kind(cert_path) != "file":
+        raise CcprovError(f"no CA in {directory} to rotate; make one with `ccprov ca init`")
+    permitted = _permitted(inventory, permit)  # before anything moves
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    retired = directory / RETIRED / stamp
+    (directory / RETIRED).mkdir(mode=0o700, exist_ok=True)
+    retired.mkdir(mode=0o700)
+    ignore = directory / RETIRED / ".gitignore"
+    if _kind(ignore) == "missing":  # retired keys stay out of a commit too
+        ignore.write_text(f"{KEY_NAME}\n", encoding="utf-8")
+    os.rename(key_path, retired / KEY_NAME)
+    os.rename(cert_path, retired / CERT_NAME)
+    made = _create(directory, permitted)
+    return CA(made.name, cert_path, key_path, True, made.permitted, retired)

@@ -600,22 +600,41 @@ def ca() -> None:
     gives none): the gateways' certificates are signed with it, workstations trust it."""
 
 
+_PERMIT_HELP = (
+    "A DNS name, domain, address or network the CA may sign for (repeat it); a domain covers"
+    " every name under it, so --permit example.org leaves room for gateways added later."
+    " Default: the inventory's gateway names and addresses, exactly."
+)
+
+
+def _say_permitted(permitted: tuple[str, ...]) -> None:
+    click.echo(f"  it may sign only: {', '.join(permitted)}  (critical name constraints)")
+
+
 @ca.command("init")
 @_inventory_option(
     "The Ansible inventory directory, e.g. inventories/prod: the CA goes in its"
     " ccprov-ca/ directory (ca.key mode 0600, ca.crt).",
 )
-def ca_init(inventory_path: Path) -> None:
+@click.option("--permit", "permit", multiple=True, metavar="NAME", help=_PERMIT_HELP)
+def ca_init(inventory_path: Path, permit: tuple[str, ...]) -> None:
     """Make the private CA once: <inventory>/ccprov-ca/ca.key (EC P-256, 0600) and ca.crt
-    (self-signed, 10 years). An existing CA is kept as it is; never overwritten."""
+    (self-signed, 3 years, name-constrained to the gateways' names). An existing CA is
+    kept as it is; never overwritten (`ccprov ca rotate` replaces it)."""
     from ccprov import ca as impl
 
-    made = impl.init(inventory_path)
+    made = impl.init(inventory_path, permit)
     cert_path, key_path = made.cert_path, made.key_path
     if not made.created:
         click.echo(f"The CA already exists: {cert_path} (key {key_path}); nothing changed.")
+        if not made.permitted:
+            click.echo(
+                "Warning: it has no name constraints, so it could vouch for any name"
+                f" (api.anthropic.com too): replace it with `ccprov ca rotate -i {inventory_path}`."
+            )
         return
     click.echo(f"Made the private CA '{made.name}':")
+    _say_permitted(made.permitted)
     click.echo(f"  {cert_path}  (certificate, 0644, valid {impl.VALID_DAYS // 365} years)")
     click.echo(f"  {key_path}  (private key, 0600: keep it out of version control, back it up)")
     click.echo("Next:")
@@ -624,6 +643,22 @@ def ca_init(inventory_path: Path) -> None:
         " signed by it; workstations get ca.crt"
     )
     click.echo(f"  ccprov workstation --ca-file {cert_path} ...   # a developer set up by hand")
+
+
+@ca.command("rotate")
+@_inventory_option("The Ansible inventory directory whose ccprov-ca/ holds the CA.")
+@click.option("--permit", "permit", multiple=True, metavar="NAME", help=_PERMIT_HELP)
+def ca_rotate(inventory_path: Path, permit: tuple[str, ...]) -> None:
+    """Replace the CA: the old one moves to ccprov-ca/retired/<time>/ and a new one is made.
+    The way to revoke: once site.yml has run, nothing the old CA signed is trusted."""
+    from ccprov import ca as impl
+
+    made = impl.rotate(inventory_path, permit)
+    click.echo(f"Made a new private CA '{made.name}'; the old one is in {made.retired}.")
+    _say_permitted(made.permitted)
+    click.echo("Next, run site.yml at once: gateways get certificates from the new CA and")
+    click.echo("workstations its ca.crt (until then, workstations refuse the gateways):")
+    click.echo(f"  ansible-playbook site.yml -i {inventory_path}")
 
 
 REPORT_TO = "the ccprov maintainers (the ccprov repository's issue tracker)"

@@ -5,7 +5,6 @@ stand-in) the way nginx proxies to LiteLLM on 127.0.0.1:4000."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import ssl
 import threading
 import urllib.error
@@ -20,54 +19,39 @@ from click.testing import CliRunner
 
 from ccprov.cli import cli
 
+# What the tests' gateways are called (the inventories they make have no gateways).
+TEST_NAMES = ("localhost", "127.0.0.1", "gateway.example.org")
+
 
 def make_ca(inventory: Path) -> Path:
-    """`ccprov ca init -i INVENTORY`; the CA directory."""
+    """`ccprov ca init -i INVENTORY --permit` the test names; the CA directory."""
     inventory.mkdir(parents=True, exist_ok=True)
-    result = CliRunner().invoke(cli, ["ca", "init", "-i", str(inventory)])
+    permits = [arg for name in TEST_NAMES for arg in ("--permit", name)]
+    result = CliRunner().invoke(cli, ["ca", "init", "-i", str(inventory), *permits])
     assert result.exit_code == 0, result.output
     return inventory.resolve() / "ccprov-ca"
 
 
 def sign_leaf(ca_dir: Path, out: Path, names: list[str]) -> tuple[Path, Path]:
-    """A server certificate for NAMES (DNS names or IP addresses) signed by the CA, the way
-    a gateway's is: (certificate chain file, key file)."""
+    """A server certificate for NAMES (DNS names or IP addresses) signed by the CA the way
+    a gateway's is (the signer the role runs, plugins/module_utils/gateway_ca.py):
+    (certificate file, key file)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from ccprov import ca
 
     ca_key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), None)
     ca_cert = x509.load_pem_x509_certificate((ca_dir / "ca.crt").read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for name in names:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            sans.append(x509.DNSName(name))
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    cert_pem = ca.rules().sign_server(public, names, ca_cert, ca_key, 1, dt.datetime.now(dt.UTC))
     out.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = out / "server.crt", out / "server.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert_pem)
     key_file.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -79,7 +79,10 @@ def test_certificate_is_signed_by_ccprovs_ca_for_the_hosts_names() -> None:
         context.wrap_socket(raw, server_hostname=GATEWAY) as tls,
     ):
         cert = tls.getpeercert()
-    assert ("IP Address", GATEWAY) in cert["subjectAltName"]
+    # The inventory's names exactly (the controller builds it from them and the key's public
+    # half, plugins/module_utils/gateway_ca.py), and the CA itself is constrained to them.
+    assert sorted(cert["subjectAltName"]) == [("DNS", "instance"), ("IP Address", GATEWAY)]
+    assert cert["subject"] == ((("commonName", "instance"),),)
     # Without the CA the client refuses it (it is not a public certificate).
     with (
         socket.create_connection((GATEWAY, 443), timeout=10) as raw,
