@@ -63,3 +63,39 @@ def test_zsh_gets_the_local_backend(host) -> None:
     env = _switched_env(host, "zsh")
     assert env["ANTHROPIC_BASE_URL"] == "http://gateway.test:4000"
     assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "devstral"
+
+
+# Sourced by the developer's interactive login shell: switch, put a stand-in for Claude Code
+# first on PATH, then show what the shell, its children and `claude`/`cc-local` each trust.
+_CA_CHECK = """source claude-switch local >/dev/null
+PATH=/tmp/ccprov-fake-claude:$PATH
+echo "shell: ${NODE_EXTRA_CA_CERTS-none}"
+sh -c 'echo "child: ${NODE_EXTRA_CA_CERTS-none}"'
+claude
+cc-local
+source claude-switch cloud >/dev/null
+claude
+"""
+
+
+def test_the_gateway_ca_reaches_claude_launches_only(host) -> None:
+    host.check_output(
+        "mkdir -p /tmp/ccprov-fake-claude && printf '%s\\n' '#!/bin/sh'"
+        """ 'echo "claude: ${NODE_EXTRA_CA_CERTS-none}"' > /tmp/ccprov-fake-claude/claude"""
+        " && chmod 0755 /tmp/ccprov-fake-claude/claude"
+    )
+    host.check_output(f"cat > /tmp/ccprov-ca-check.sh <<'EOF'\n{_CA_CHECK}EOF")
+    ca = f"{HOME}/.config/ccprov/gateway-ca.pem"
+    assert f'LOCAL_CA_CERT="{ca}"' in host.file(f"{HOME}/.claude-backends.env").content_string
+    for shell in ("bash", "zsh"):
+        out = host.check_output(f"su - dev -c \"{shell} -ic '. /tmp/ccprov-ca-check.sh'\"")
+        lines = [
+            line for line in out.splitlines() if line.startswith(("shell:", "child:", "claude:"))
+        ]
+        assert lines == [
+            "shell: none",
+            "child: none",
+            f"claude: {ca}",
+            f"claude: {ca}",
+            "claude: none",
+        ], (shell, out)
