@@ -5,14 +5,21 @@ holds across workers. Shared state: the role's Redis on loopback."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shlex
 import time
 import uuid
+
+import pytest
 
 BACKENDS = (8000, 8001)
 ALICE = "sk-ccprov-alice-molecule-0123456789"
 DANA = "sk-ccprov-dana-molecule-0123456789"  # rpm: 4 (molecule.yml)
+MASTER = "sk-master-molecule-0123456789abcdef"
+# The role's default Redis password (vars/main.yml, __litellm_gateway_redis_password).
+REDIS_PASSWORD = hashlib.sha256(f"ccprov-redis:{MASTER}".encode()).hexdigest()
 
 
 def _served(host, port: int) -> int:
@@ -48,6 +55,44 @@ def test_redis_holds_the_shared_state_on_loopback(host) -> None:
     config = host.file("/etc/litellm/config.yaml").content_string
     assert "session_affinity" in config and "os.environ/LITELLM_REDIS_PASSWORD" in config
     assert int(host.check_output("pgrep -u litellm -c -f multiprocessing.spawn || true") or 0) >= 1
+
+
+def _redis(host, *command: str) -> str:
+    """redis-cli on the gateway with LiteLLM's password (from the environment, not argv)."""
+    argv = " ".join(shlex.quote(word) for word in command)
+    return host.run(
+        f"REDISCLI_AUTH={REDIS_PASSWORD} timeout 5 redis-cli -p 6379 {argv} 2>&1"
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("KEYS", "*"),
+        ("CONFIG", "GET", "maxmemory"),
+        ("ACL", "LIST"),
+        ("CLIENT", "LIST"),
+        ("MIGRATE", "192.0.2.1", "6379", "k", "0", "1"),
+        ("FUNCTION", "LIST"),
+        ("SCRIPT", "FLUSH"),
+        ("MODULE", "LIST"),
+        ("REPLICAOF", "192.0.2.1", "6379"),
+        ("EVAL", "return redis.call('FLUSHALL')", "0"),
+    ],
+)
+def test_the_redis_password_cannot_administer_redis(host, command) -> None:
+    """A leaked password reads and writes pins and counters, nothing more (ACL, not
+    renames: redis.conf's one user)."""
+    answer = _redis(host, *command)
+    assert answer.startswith(("NOPERM", "ERR The user executing the script can't run")), answer
+
+
+def test_the_redis_password_runs_what_litellm_needs(host) -> None:
+    assert _redis(host, "SET", "ccprov-test", "1", "EX", "60") == "OK"
+    assert _redis(host, "EVAL", "return redis.call('GET', KEYS[1])", "1", "ccprov-test") == "1"
+    assert _redis(host, "PING") == "PONG"
 
 
 def test_a_sessions_turns_stay_on_one_backend(host) -> None:
