@@ -5,11 +5,14 @@ Standard library only, Python >= 3.7; reads only. Argument: one JSON object
 {"dir": "/var/log/ccprov-usage", "since": "2026-11-23T00:00:00.000Z",
  "last_use_since": "2026-10-31T00:00:00.000Z"}. The files are the LiteLLM callback's daily
 usage-YYYY-MM-DD.jsonl (roles/litellm_gateway/files/ccprov_usage.py): mode 0640, group
-litellm_gateway_usage_group, so this runs as root or a member of that group.
+litellm_gateway_usage_group, so this runs as root or a member of that group. Run as root,
+it first drops to that group's rights (euid nobody, egid the directory's group, no other
+groups): a file the gateway's user planted there (a hard link to a root-only file) is then
+as unreadable to it as to the group, and skipped.
 
 Prints one JSON document: {"dir", "files", "lines", "bytes", "missing", "data", "last_use"}
-(and "skipped": the names of usage files that are symlinks, not regular files, or too large:
-never followed or read):
+(and "skipped": the names of usage files that are symlinks, not regular files, too large or
+not readable by the group: never followed or read):
 data is the lines at or after `since`, zlib-compressed and base64-encoded (a week of a busy
 gateway's lines is tens of MB as text, a few as this); last_use is each developer's latest
 request at or after `last_use_since` (default: since), so idle keys can be judged over 30 days
@@ -84,6 +87,24 @@ def _read_regular(path: str) -> bytes:
         os.close(fd)
 
 
+NOBODY = 65534  # nobody and nogroup on Debian
+
+
+def as_the_group(directory: str) -> None:
+    """As root: keep only the rights of DIRECTORY's group (the usage group) from here on.
+    Not root, or root's own directory (nobody else can plant there): nothing changes."""
+    if os.geteuid() != 0:
+        return
+    st = os.lstat(directory)
+    if not stat.S_ISDIR(st.st_mode):  # a symlink or a file: not the role's directory
+        raise PermissionError(errno.EACCES, "not a directory", directory)
+    if st.st_uid == 0 and st.st_gid == 0 and not st.st_mode & 0o022:
+        return
+    os.setgroups([])
+    os.setegid(st.st_gid or NOBODY)
+    os.seteuid(NOBODY)
+
+
 def collect(directory: str, since: str, last_use_since: str = "") -> dict[str, Any]:
     """The lines of `directory` at or after `since`, and each developer's last request at or
     after `last_use_since` (ISO times in UTC, ...Z)."""
@@ -102,7 +123,8 @@ def collect(directory: str, since: str, last_use_since: str = "") -> dict[str, A
         try:
             content = _read_regular(os.path.join(directory, name))
         except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.EINVAL, errno.EMLINK, errno.EFBIG):
+            skip = (errno.ELOOP, errno.EINVAL, errno.EMLINK, errno.EFBIG, errno.EACCES)
+            if exc.errno not in skip:
                 raise
             found.setdefault("skipped", []).append(name)
             continue
@@ -136,6 +158,8 @@ def main(argv: list[str]) -> int:
     directory = str(wanted.get("dir") or "/var/log/ccprov-usage")
     since = str(wanted.get("since") or "")
     try:
+        if os.path.lexists(directory):
+            as_the_group(directory)
         report = collect(directory, since, str(wanted.get("last_use_since") or ""))
     except PermissionError as exc:
         try:

@@ -4,9 +4,16 @@ symlink is never followed (it could point at /etc/shadow) and a FIFO never hangs
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
+
+import pytest
 
 from ccprov import guard, usage_probe
 
@@ -55,3 +62,38 @@ def test_the_audit_reports_planted_pth_links_and_fifos_without_reading_them(tmp_
     odd = sorted((f["kind"], Path(f["path"]).name) for f in report["findings"])
     assert odd == [("pth-odd", "evil.pth"), ("pth-odd", "x.pth")]
     assert "not-a-real-hash" not in str(report)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping root's rights needs root")
+def test_the_usage_probe_as_root_reads_only_what_the_usage_group_can(tmp_path) -> None:
+    """A hard link (not a symlink: O_NOFOLLOW does not see it) to a root-only file, planted
+    by the gateway's user, is skipped: as root the probe reads with the group's rights."""
+    top = Path(tempfile.mkdtemp(prefix="ccprov-probe-"))  # pytest's tmp dirs are root-only
+    try:
+        top.chmod(0o711)
+        logs = top / "ccprov-usage"
+        logs.mkdir()
+        os.chown(logs, 12345, 12346)
+        logs.chmod(0o2750)
+        mine = logs / "usage-2026-12-03.jsonl"
+        mine.write_text('{"ts":"2026-12-03T10:00:00.000Z","developer":"alice","status":200}\n')
+        os.chown(mine, 12345, 12346)
+        mine.chmod(0o640)
+        root_only = logs / "usage-2026-12-04.jsonl"
+        root_only.write_text(f'{{"ts":"2026-12-04T10:00:00.000Z","developer":"{SECRET}"}}\n')
+        root_only.chmod(0o600)
+        wanted = json.dumps({"dir": str(logs), "since": "2026-11-30T00:00:00.000Z"})
+        proc = subprocess.run(
+            [sys.executable, usage_probe.__file__, wanted],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        found = json.loads(proc.stdout)
+        assert found["files"] == 1 and found["skipped"] == ["usage-2026-12-04.jsonl"]
+        assert "not-a-real-hash" not in proc.stdout
+        assert found["last_use"] == {"alice": "2026-12-03T10:00:00.000Z"}
+    finally:
+        shutil.rmtree(top)
