@@ -11,8 +11,10 @@ import sys
 
 from tests.conftest import STANDIN_SRC
 from tests.support.paths import REPO
+from tests.support.standin import free_port
 from tests.unit.test_standin_vllm import ANTHROPIC_TOOLS, OPENAI_TOOLS, call, chat, sse_data
 from tests.unit.test_standin_vllm_anthropic import messages
+from tests.vllm_reference import key_sweep
 
 if str(STANDIN_SRC) not in sys.path:
     sys.path.insert(0, str(STANDIN_SRC))
@@ -306,3 +308,79 @@ def test_a_call_cut_off_before_its_arguments_still_opens(standin_vllm) -> None:
     ]
     assert [s["content_block"]["name"] for s in starts] == ["Read"]
     assert '"stop_reason":"max_tokens"' in text.replace(" ", "")
+
+
+# vLLM 0.33.0's routes outside the prefixes its own key check guards, as the reference's
+# start log lists them (tests/vllm_reference/test_key_guard.py sweeps every real route on
+# both): plain vLLM answers all of these without the key.
+VLLM_OUTSIDE_V1 = {
+    "/invocations": {"POST"},
+    "/tokenize": {"POST"},
+    "/detokenize": {"POST"},
+    "/generative_scoring": {"POST"},
+    "/scale_elastic_ep": {"POST"},
+    "/is_scaling_elastic_ep": {"POST"},
+    "/ping": {"GET", "POST"},
+    "/load": {"GET"},
+    "/version": {"GET"},
+    "/kv_event_sources": {"GET"},
+    "/openapi.json": {"GET", "HEAD"},
+    "/docs": {"GET", "HEAD"},
+}
+STANDIN_ROUTES = {
+    "/health": {"GET"},
+    "/metrics": {"GET"},
+    "/v1/models": {"GET"},
+    "/v1/chat/completions": {"POST"},
+    "/v1/messages": {"POST"},
+    "/v1/messages/count_tokens": {"POST"},
+}
+GUARD_KEY = "sk-guard-0123456789abcdef0123456789abcdef"
+
+
+def guarded_args(port: int, middleware: str = "ccprov_vllm_guard.KeyGuard") -> list[str]:
+    return [
+        "serve",
+        "mistralai/Devstral-2-123B-Instruct-2512",
+        "--served-model-name",
+        "devstral",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--middleware",
+        middleware,
+    ]
+
+
+def test_the_key_guard_closes_every_path_but_health_and_metrics() -> None:
+    """`--middleware ccprov_vllm_guard.KeyGuard` (the vllm_server role's) runs in the stand-in
+    as vLLM runs it (serve/middleware/register.py): 401 without the key on every path, its
+    own and vLLM's, whatever the method or spelling, except GET /health and /metrics."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with key_sweep.standin(guarded_args(port), GUARD_KEY) as proc:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        sent = key_sweep.requests({**STANDIN_ROUTES, **VLLM_OUTSIDE_V1})
+        assert key_sweep.wrong_answers(url, GUARD_KEY, sent) == []
+        bearer = {"Authorization": f"Bearer {GUARD_KEY}"}
+        assert key_sweep.status(url, "GET", "/v1/models", bearer) == 200
+        assert key_sweep.status(url, "GET", "/version", bearer) == 200
+
+
+def test_without_the_guard_only_v1_needs_the_key(standin_vllm) -> None:
+    """Plain vLLM 0.33.0 (serve/middleware/authenticate.py GUARDED_PREFIX): the reference
+    answered /version without the key and /v1/models with 401; the stand-in too."""
+    assert key_sweep.status(standin_vllm.url, "GET", "/version", {}) == 200
+    assert key_sweep.status(standin_vllm.url, "GET", "/v1/models", {}) == 401
+
+
+def test_a_middleware_that_does_not_import_stops_the_start() -> None:
+    """vLLM imports each --middleware while building its app: a wrong path or a unit
+    without the guard's directory on PYTHONPATH fails the start (the role's health gate
+    then rolls back) instead of serving unguarded."""
+    port = free_port()
+    with key_sweep.standin(guarded_args(port, "ccprov_vllm_guard_x.KeyGuard"), GUARD_KEY) as proc:
+        assert proc.wait(timeout=15) != 0
+        assert proc.stderr is not None
+        assert b"No module named 'ccprov_vllm_guard_x'" in proc.stderr.read()

@@ -129,3 +129,50 @@ def test_a_gpu_host_with_a_certificate_becomes_an_https_backend() -> None:
     assert fleet.ccprov_vllm_backend(host)["api_base"] == "http://10.0.0.11:8000/v1"
     tls = {**host, "vllm_server_tls_certificate": "-----BEGIN CERTIFICATE-----"}
     assert fleet.ccprov_vllm_backend(tls)["api_base"] == "https://10.0.0.11:8000/v1"
+
+
+def test_the_units_command_line_serves_every_path_behind_the_key(tmp_path) -> None:
+    """Issue #28: the rendered unit runs vLLM with `--middleware ccprov_vllm_guard.KeyGuard`
+    and the guard's installed directory on its PYTHONPATH (tasks/configure.yml copies
+    files/ccprov_vllm_guard.py there); the stand-in started from that ExecStart, with the
+    module where the unit looks, refuses /invocations without the key and keeps /health."""
+    import shutil
+
+    from tests.support import role_templates
+    from tests.support.standin import free_port
+    from tests.vllm_reference import key_sweep
+
+    port = free_port()
+    unit = tmp_path / "vllm.service"
+    job = role_templates.Job("vllm_server", "etc/systemd/system/vllm.service.j2", unit)
+    extra = {"vllm_server_host": "127.0.0.1", "vllm_server_port": port}
+    proc = role_templates.render(tmp_path / "render", [job], extra)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    lines = unit.read_text().splitlines()
+    exec_start = shlex.split(next(x for x in lines if x.startswith("ExecStart="))[10:])
+    assert exec_start[-2:] == ["--middleware", "ccprov_vllm_guard.KeyGuard"]
+    (pythonpath,) = [x.split("=", 2)[2] for x in lines if x.startswith("Environment=PYTHONPATH=")]
+    tasks = yaml.safe_load((REPO / "roles/vllm_server/tasks/configure.yml").read_text())
+    (copy,) = [
+        t["ansible.builtin.copy"]
+        for t in tasks
+        if t.get("ansible.builtin.copy", {}).get("src") == "ccprov_vllm_guard.py"
+    ]
+    guard_dir = yaml.safe_load((REPO / "roles/vllm_server/vars/main.yml").read_text())[
+        "__vllm_server_guard_dir"
+    ]
+    assert pythonpath == guard_dir
+    assert copy["dest"] == "{{ __vllm_server_guard_dir }}/ccprov_vllm_guard.py"
+    installed = tmp_path / guard_dir.lstrip("/")
+    installed.mkdir(parents=True)
+    shutil.copy(REPO / "roles/vllm_server/files" / copy["src"], installed)
+
+    key = "sk-gpu-0123456789abcdef0123456789abcdef"
+    url = f"http://127.0.0.1:{port}"
+    with key_sweep.standin(exec_start[1:], key, installed) as standin:
+        assert standin.poll() is None, standin.stderr.read() if standin.stderr else ""
+        assert key_sweep.status(url, "POST", "/invocations", {}) == 401
+        assert key_sweep.status(url, "GET", "/version", {}) == 401
+        assert key_sweep.status(url, "GET", "/health", {}) == 200
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert key_sweep.status(url, "GET", "/v1/models", bearer) == 200

@@ -4,6 +4,7 @@ real pinned LiteLLM gateway in front of it, once per backend route."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +22,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def reference(tmp_path_factory) -> Iterator[Backend]:
+def reference_workdir(tmp_path_factory) -> Path:
+    """The reference's directory: its model, render and log (reference.log)."""
+    return Path(tmp_path_factory.mktemp("reference"))
+
+
+@pytest.fixture(scope="session")
+def reference(reference_workdir) -> Iterator[Backend]:
     if not vllm_reference.available():
         pytest.fail(f"no vLLM reference venv: {vllm_reference.INSTALL_HINT}")
     port = free_port()
-    proc = vllm_reference.start_reference(tmp_path_factory.mktemp("reference"), port, REFERENCE_KEY)
+    proc = vllm_reference.start_reference(reference_workdir, port, REFERENCE_KEY)
     try:
         yield Backend(f"http://127.0.0.1:{port}", REFERENCE_KEY)
     finally:

@@ -22,6 +22,8 @@ What differs from a GPU host, and why:
   quantization is cleared before the `VllmConfig` is built: fp8 kernels do not exist on a CPU.
 - `--tensor-parallel-size` is parsed and checked, then set to 1 in the config: one process
   stands for the two GPUs.
+- The role's key guard (`--middleware ccprov_vllm_guard.KeyGuard`) is imported from
+  roles/vllm_server/files, where the unit's PYTHONPATH names the directory it is installed in.
 """
 
 from __future__ import annotations
@@ -132,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     model_dir, role_argv = Path(argv[0]), argv[2:]
+    # The role's key guard (--middleware), importable as the unit's PYTHONPATH makes it.
+    from tests.vllm_reference.key_sweep import GUARD_DIR
+
+    sys.path.append(str(GUARD_DIR))
     if not (model_dir / "tekken.json").is_file():
         from tests.vllm_reference.model_dir import make
 

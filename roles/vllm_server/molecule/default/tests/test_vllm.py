@@ -55,6 +55,32 @@ def test_serves_the_model_only_with_the_key(host) -> None:
     )
 
 
+def test_every_other_path_needs_the_key(host) -> None:
+    """Issue #28: vLLM's own key check covers /v1 only; the role's guard (--middleware, from
+    the root-owned directory on the unit's PYTHONPATH) covers the rest."""
+    unit = host.file("/etc/systemd/system/vllm.service").content_string
+    assert "--middleware ccprov_vllm_guard.KeyGuard" in unit
+    assert "Environment=PYTHONPATH=/usr/local/lib/ccprov/vllm" in unit
+    guard = host.file("/usr/local/lib/ccprov/vllm/ccprov_vllm_guard.py")
+    assert (guard.user, guard.group, guard.mode) == ("root", "root", 0o644)
+    for method, path in (("POST", "/invocations"), ("GET", "/version"), ("POST", "/tokenize")):
+        code = host.check_output(
+            f"curl -s -o /dev/null -w '%{{http_code}}' -X {method} http://127.0.0.1:8000{path}"
+        )
+        assert code == "401", (method, path)
+    assert (
+        host.check_output(
+            "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/version"
+            f" -H 'Authorization: Bearer {KEY}'"
+        )
+        == "200"
+    )
+    assert (
+        host.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/health")
+        == "200"
+    )
+
+
 def play(*extra: str) -> subprocess.CompletedProcess[str]:
     """Run the converge play again against the test host, with other variables."""
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])

@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--limit-mm-per-prompt", default=None)
     serve.add_argument("--compilation-config", "-O", default=None)
     serve.add_argument("--reasoning-parser", default=None)
+    # entrypoints/common/cli_args.py: import paths of ASGI middleware, repeatable (middleware.py).
+    serve.add_argument("--middleware", action="append", type=str, default=[])
     return parser
 
 
@@ -125,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     # Fail at start, like vLLM, when its tokenizer library is missing.
     import mistral_common.protocol.instruct.validator  # noqa: F401
 
+    from vllm import middleware
     from vllm.server import serve
+
+    # Imported and built at start, as vLLM's build_app does: a bad path stops it here.
+    chain = middleware.build(middleware.load(args.middleware)) if args.middleware else None
 
     names = args.served_model_name or [model]
     api_key = args.api_key or os.environ.get("VLLM_API_KEY") or None
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         quantization=args.quantization,
         fingerprint_mode=args.fingerprint_mode,
         fingerprint_value=args.fingerprint_value,
+        middleware_chain=chain,
     )
     return 0
 

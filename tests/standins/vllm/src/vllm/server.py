@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from vllm import anthropic, tekken
+from vllm import anthropic, middleware, tekken
 from vllm import model as canned
 from vllm.errors import ApiError, vllm_validation_error
 from vllm.prefix_cache import DEFAULT_CAPACITY_BLOCKS, Lookup, Prefill, PrefixCache
@@ -668,6 +668,29 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 sys.stderr.write(f"INFO: {self.address_string()} {fmt % args}\n")
 
         # --- plumbing ------------------------------------------------------------------
+        def parse_request(self) -> bool:
+            """--middleware (middleware.py) sees every request first, whatever its method
+            or path, as vLLM's ASGI middleware does before any route."""
+            if not super().parse_request():
+                return False
+            chain = config.get("middleware_chain")
+            if chain is None:
+                return True
+            # The target as sent: http.server turns a leading `//` into `/`, uvicorn does not.
+            target = self.requestline.split(" ")[1] if " " in self.requestline else self.path
+            answer = middleware.run(chain, self.command, target, self.headers.items())
+            if answer is None:
+                return True
+            # Read the body anyway, so the next request on this connection parses.
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            status, headers, body = answer
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name.decode("latin-1"), value.decode("latin-1"))
+            self.end_headers()
+            self.wfile.write(body)
+            return False
+
         def _json(self, status: int, body: Any) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -942,8 +965,10 @@ def serve(
     quantization: str | None = None,
     fingerprint_mode: str = "full",
     fingerprint_value: str | None = None,
+    middleware_chain: Any = None,
 ) -> None:
     config = {
+        "middleware_chain": middleware_chain,
         "model": model,
         "served_names": served_names,
         "api_key": api_key,
