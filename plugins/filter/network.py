@@ -141,6 +141,29 @@ def litellm_egress_rules(
     return rules
 
 
+def litellm_backend_ports(
+    endpoints: list[dict[str, Any]], resolved: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """The backends' own address:port pairs (vLLM's ports) as {net, family, port} rules,
+    loopback included: the egress table lets only the gateway's services open them, so no
+    other user on the gateway reaches the model past the keys, limits and usage log. Names
+    go through `resolved`; an unresolved name has no rule (the egress rules refuse it)."""
+    rules: list[dict[str, Any]] = []
+    for endpoint in endpoints:
+        host = endpoint["host"]
+        addresses = [host] if _is_address(host) else resolved.get(host) or []
+        for address in addresses:
+            net = ipaddress.ip_network(address, strict=False)
+            rule = {
+                "net": str(net),
+                "family": "ip6" if net.version == 6 else "ip",
+                "port": endpoint["port"],
+            }
+            if rule not in rules:
+                rules.append(rule)
+    return rules
+
+
 def litellm_ip_allow(rules: list[dict[str, Any]]) -> list[str]:
     """The rules' networks for systemd's IPAddressAllow= (it has no ports)."""
     return sorted({rule["net"] for rule in rules})
@@ -250,6 +273,7 @@ class FilterModule:
             "litellm_egress_names": litellm_egress_names,
             "litellm_egress_rules": litellm_egress_rules,
             "litellm_ip_allow": litellm_ip_allow,
+            "litellm_backend_ports": litellm_backend_ports,
             "getent_addresses": getent_addresses,
             "resolv_conf_nameservers": resolv_conf_nameservers,
             "litellm_tls_sans": litellm_tls_sans,

@@ -382,3 +382,58 @@ def test_the_directory_comes_from_the_units_environment(monkeypatch, tmp_path) -
     assert usage.UsageLogger().directory == str(tmp_path)
     monkeypatch.delenv("CCPROV_USAGE_DIR")
     assert usage.UsageLogger().directory == "/var/log/ccprov-usage"
+
+
+def test_litellms_own_body_check_is_logged_as_the_400_it_is(logger, tmp_path, monkeypatch):
+    """Issue #28: LiteLLM's body check (proxy/auth/auth_utils.py, is_request_body_safe) runs
+    before any key is read and raises a bare ValueError; auth_exception_handler.py gave this
+    hook no user and the client a plain 500, and the log said 500 ValueError. Now: counted
+    as 400 RequestBodyRejected (no key was checked, so no developer), and the hook hands
+    LiteLLM the 400 to answer with (a callback's HTTPException wins, proxy/utils.py)."""
+
+    class HTTPException(Exception):  # fastapi's, as the proxy has it
+        def __init__(self, status_code: int, detail: str) -> None:
+            super().__init__(detail)
+            self.status_code, self.detail = status_code, detail
+
+    fastapi = type(os)("fastapi")
+    fastapi.HTTPException = HTTPException  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "fastapi", fastapi)
+    refusal = ValueError("Rejected Request: api_base is not allowed in request body.")
+    request_data = {"model": "devstral", "api_base": "http://attacker.example/", "metadata": {}}
+
+    class NoUser:
+        user_id = None
+
+    answer = asyncio.run(logger.async_post_call_failure_hook(request_data, refusal, NoUser()))
+    assert isinstance(answer, HTTPException)
+    assert (answer.status_code, answer.detail) == (400, str(refusal))
+    logger.flush_refused(force=True)
+    (line,) = lines(tmp_path)
+    assert (line["developer"], line["status"], line["error"], line["count"]) == (
+        None,
+        400,
+        "RequestBodyRejected",
+        1,
+    )
+
+
+def test_other_failures_keep_litellms_answer_and_the_developer(logger, tmp_path) -> None:
+    """A refusal after the key check (an unknown model) is the developer's line, with the
+    status LiteLLM sent; the hook changes no other answer."""
+
+    class Alice:
+        user_id = "alice"
+
+    exc = ProxyException("Invalid model name passed in model=nope", "400")
+    answer = asyncio.run(logger.async_post_call_failure_hook({"model": "nope"}, exc, Alice()))
+    assert answer is None
+    (line,) = lines(tmp_path)
+    assert (line["developer"], line["model"], line["status"], line["error"]) == (
+        "alice",
+        "nope",
+        400,
+        "ProxyException",
+    )
+    # Any other ValueError stays what it was.
+    assert asyncio.run(logger.async_post_call_failure_hook({}, ValueError("x"), Alice())) is None

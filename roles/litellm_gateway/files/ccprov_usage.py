@@ -47,6 +47,17 @@ One JSON line per request, success or failure, appended to
   lines that carry a model and session of their choosing): at most one line per minute and
   (status, error), with `count` and no model, backend or session (REFUSED_FIELDS).
 - A day's file stops growing at MAX_FILE_BYTES (logged once); `ccprov usage` skips larger.
+- LiteLLM's own body check (proxy/auth/auth_utils.py, is_request_body_safe: api_base,
+  model_list, credentials or URL fallbacks in the body) runs in pre_db_read_auth_checks,
+  before any key is read, and raises a bare ValueError("Rejected Request: ...").
+  auth_exception_handler.py, handle_authentication_error, hands it to this hook with no user,
+  then crashes in _as_proxy_exception (PrismaDBExceptionHandler imports prisma, which the
+  proxy does not ship): the client got a plain 500, which Claude Code retries, and this log
+  said 500 ValueError. The hook now logs it as 400 RequestBodyRejected (counted like other
+  refusals: no key was checked, so there is no developer) and returns the 400 LiteLLM means
+  (is_request_body_safe's docstring: "a single, predictable failure mode ... (a 400)"), which
+  post_call_failure_hook hands back as the client's answer (proxy/utils.py: a callback's
+  HTTPException wins). Body checks after the key (models, budgets) keep their developer.
 """
 
 from __future__ import annotations
@@ -99,6 +110,14 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
+BODY_REJECTED = "RequestBodyRejected"
+"""The `error` of a request LiteLLM's own body check refused (status 400)."""
+
+
+def _body_rejected(exception: Any) -> bool:
+    """LiteLLM 1.106.2's body check refusal (proxy/auth/auth_utils.py, is_request_body_safe
+    and the checks it calls): a bare ValueError whose text starts "Rejected Request:"."""
+    return type(exception) is ValueError and str(exception).startswith("Rejected Request:")
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -164,6 +183,8 @@ def _backend(api_base: Any) -> str | None:
 def _status(payload: Mapping[str, Any], exception: Any, ok: bool) -> tuple[int, str | None]:
     if ok:
         return 200, None
+    if _body_rejected(exception):
+        return 400, BODY_REJECTED
     info = _mapping(payload.get("error_information"))
     code: Any = info.get("error_code")
     if not (isinstance(code, str) and code.isdigit()):
@@ -329,7 +350,7 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
         original_exception: Any,
         user_api_key_dict: Any,
         traceback_str: Any = None,
-    ) -> None:
+    ) -> Any:
         """Once per request that failed for the client (proxy/utils.py,
         ProxyLogging.post_call_failure_hook): refused keys, rate limits, unknown models,
         backends failing after the router's retries. Not async_log_failure_event: that one
@@ -351,6 +372,20 @@ class UsageLogger(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyp
             "stream": data.get("stream"),
         }
         self._log(kwargs, data.get("start_time"), None, ok=False)
+        if _body_rejected(original_exception):
+            return _client_error(400, str(original_exception))
+        return None
+
+
+def _client_error(status: int, message: str) -> Any:
+    """The answer the client gets instead (fastapi's HTTPException, which LiteLLM's
+    post_call_failure_hook and _as_proxy_exception turn into its JSON error)."""
+    try:
+        # LiteLLM's own dependency, in the gateway's venv only (like litellm.* above).
+        from fastapi import HTTPException  # type: ignore[import-not-found]
+    except ImportError:  # the unit tests, which run without LiteLLM
+        return None
+    return HTTPException(status_code=status, detail=message)
 
 
 usage_logger = UsageLogger()

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,15 @@ CLIENT_API = {
     "GET /v1/models",
 }
 REFUSED = {401, 403, 404, 405, 421}
+# The front's per-address limits (molecule.yml): 5 requests a second, 20 at once.
+RATE, BURST = 5, 20
+LIMITED = {
+    "type": "error",
+    "error": {
+        "type": "rate_limit_error",
+        "message": "Too many requests from this address at the gateway: retry shortly.",
+    },
+}
 
 
 def https(
@@ -274,6 +284,62 @@ def test_gateway_services_reach_only_their_backends(host) -> None:
         other.close()
     rules = host.check_output("nft list table inet ccprov_litellm_egress")
     assert "reject" in rules
+
+
+def test_a_burst_from_one_address_gets_a_429_claude_code_retries(host) -> None:
+    """Issue #28 finding 6: no limit per client. A burst over the limit from one address is
+    refused with 429 in Anthropic's error shape (Claude Code retries it after Retry-After),
+    logged once (the access log's line, not an error-log line per request); a request after
+    the window is served again."""
+    context = ssl.create_default_context(cafile=str(CA))
+    answers = []
+    for _ in range(3 * BURST):
+        conn = http.client.HTTPSConnection(GATEWAY, 443, timeout=60, context=context)
+        try:
+            conn.request("GET", "/health/liveliness")
+            response = conn.getresponse()
+            answers.append((response.status, dict(response.getheaders()), response.read()))
+        finally:
+            conn.close()
+    refused = [(headers, body) for status, headers, body in answers if status == 429]
+    assert refused, [status for status, _, _ in answers]
+    assert {status for status, _, _ in answers} == {200, 429}
+    for headers, body in refused:
+        assert json.loads(body) == LIMITED
+        assert headers["Content-Type"] == "application/json"
+        assert headers["Retry-After"] == "1"
+    time.sleep(2 / RATE)  # the window: the bucket drains RATE requests a second
+    assert https("GET", "/health/liveliness", key="")[0] == 200
+    log = host.check_output("journalctl -t nginx --no-pager -o cat")
+    assert '"GET /health/liveliness HTTP/1.1" 429' in log and "limit=REJECTED/" in log
+    assert "limiting requests" not in log
+
+
+def _connect_to(host, user: str, group: str, address: str, port: int) -> str:
+    prefix = f"setpriv --reuid {user} --regid {group} --clear-groups " if user != "root" else ""
+    return host.check_output(f"{prefix}python3 -c {shlex.quote(CONNECT)} {address} {port}")
+
+
+def test_only_the_gateway_services_open_the_vllm_ports(host) -> None:
+    """Issue #28: any process on the gateway could run the model on a backend's vLLM port,
+    past the keys, limits and usage log. The egress table (loaded on either cgroup
+    hierarchy) leaves those ports to LiteLLM, nginx (it proxies the backends' /metrics
+    here) and root; another user is refused, here on loopback where the stand-ins run."""
+    unified = host.file("/sys/fs/cgroup/cgroup.controllers").exists
+    print(f"test host cgroup hierarchy: {'unified (v2)' if unified else 'v1/hybrid'}")
+    for unit in ("litellm", "nginx"):
+        requires = host.check_output(f"systemctl show -p Requires --value {unit}")
+        assert "ccprov-litellm-egress.service" in requires, unit
+    state = host.check_output("systemctl show -p ActiveState --value ccprov-litellm-egress")
+    assert state == "active"
+    for port in (8000, 8001):
+        assert _connect_to(host, "litellm", "litellm", "127.0.0.1", port) == "connected"
+        nginx = _connect_to(host, "ccprov-nginx", "ccprov-nginx", "127.0.0.1", port)
+        assert nginx == "connected"
+        assert _connect_to(host, "root", "root", "127.0.0.1", port) == "connected"
+        assert _connect_to(host, "nobody", "nogroup", "127.0.0.1", port).startswith("refused")
+    # Other loopback ports stay open to everyone (LiteLLM's own, for instance).
+    assert _connect_to(host, "nobody", "nogroup", "127.0.0.1", 4000) == "connected"
 
 
 if __name__ == "__main__":
