@@ -6,6 +6,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,3 +116,34 @@ def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# --- OpenCode and Mistral Vibe, installed once by `ccprov workstation --agent` ------------
+
+
+@pytest.fixture(scope="session")
+def agents_home(standin_vllm, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A developer home onboarded with both local agents against the vLLM stand-in, as a
+    developer would (`ccprov workstation --agent opencode --agent mistral-vibe`): the real
+    npm and PyPI installs, done once for every test that runs an agent."""
+    from tests.conftest import find_python312
+
+    python = find_python312()
+    if not python:
+        pytest.fail("no Python >= 3.12 here: install python3.12 (pyenv) for this test")
+    base = tmp_path_factory.mktemp("agents")
+    home = base / "home"
+    home.mkdir()
+    (home / "project").mkdir()
+    key = base / "gateway.key"
+    key.write_text(standin_vllm.api_key + "\n")
+    key.chmod(0o600)
+    command = [
+        str(Path(sys.executable).parent / "ccprov"), "workstation",
+        "--base-url", standin_vllm.url, "--token-file", str(key), "--yes", "--no-verify",
+        "--agent", "opencode", "--agent", "mistral-vibe", "--vibe-python", python,
+    ]  # fmt: skip
+    env = {**os.environ, "HOME": str(home)}
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return home

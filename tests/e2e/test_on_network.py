@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Backend, find_python312
+from tests.conftest import Backend
 from tests.e2e.conftest import Developer
 
 CCPROV = str(Path(sys.executable).parent / "ccprov")
@@ -231,32 +231,9 @@ def test_control_without_the_switchers_settings_reaches_off_network(
 # under /root, out of the test developer's reach).
 
 
-@pytest.fixture(scope="module")
-def agents_home(standin_vllm: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def traced_agent(home: Path, name: str, argv: list[str]) -> Traffic:
     if not shutil.which("strace"):
         pytest.fail("strace is not installed: add it to tests/stages/00-setup.sh's apt list")
-    python = find_python312()
-    if not python:
-        pytest.fail("no Python >= 3.12 here: install python3.12 (pyenv) for this test")
-    base = tmp_path_factory.mktemp("on-network-agents")
-    home = base / "home"
-    home.mkdir()
-    (home / "project").mkdir()
-    key = base / "gateway.key"
-    key.write_text(standin_vllm.api_key + "\n")
-    key.chmod(0o600)
-    command = [
-        CCPROV, "workstation", "--base-url", standin_vllm.url, "--token-file", str(key),
-        "--yes", "--no-verify", "--agent", "opencode", "--agent", "mistral-vibe",
-        "--vibe-python", python,
-    ]  # fmt: skip
-    env = {**os.environ, "HOME": str(home)}
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return home
-
-
-def traced_agent(home: Path, name: str, argv: list[str]) -> Traffic:
     log = home.parent / f"strace-{name}.txt"
     env = {
         "HOME": str(home),
