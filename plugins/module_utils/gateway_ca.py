@@ -84,13 +84,17 @@ def outside_constraints(ca_cert: Any, names: Sequence[str]) -> list[str]:
     permitted = list(nc.permitted_subtrees or [])
     excluded = list(nc.excluded_subtrees or [])
 
+    def networks(subtrees: list[Any]) -> list[Any]:
+        # Name constraints hold networks (an IPAddress value there is never a single address).
+        return [ipaddress.ip_network(s.value) for s in subtrees if isinstance(s, x509.IPAddress)]
+
     def allowed(name: str) -> bool:
         ip = _ip(name)
         if ip is not None:
-            if any(isinstance(e, x509.IPAddress) and ip in e.value for e in excluded):
+            if any(ip in net for net in networks(excluded)):
                 return False
-            nets = [p.value for p in permitted if isinstance(p, x509.IPAddress)]
-            return not nets or any(ip in n for n in nets)
+            nets = networks(permitted)
+            return not nets or any(ip in net for net in nets)
         if any(isinstance(e, x509.DNSName) and _dns_within(name, e.value) for e in excluded):
             return False
         bases = [p.value for p in permitted if isinstance(p, x509.DNSName)]
