@@ -189,11 +189,6 @@ def resolv_conf_nameservers(text: str) -> list[str]:
     return found
 
 
-def litellm_tls_sans(names: list[str]) -> list[str]:
-    """Server names -> subject alternative names: addresses as IP:, names as DNS:."""
-    return [f"IP:{n}" if _is_address(n) else f"DNS:{n}" for n in names]
-
-
 # What may appear in an nginx location and a Prometheus metrics_path unquoted.
 _NAME = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
 
@@ -276,7 +271,6 @@ class FilterModule:
             "litellm_backend_ports": litellm_backend_ports,
             "getent_addresses": getent_addresses,
             "resolv_conf_nameservers": resolv_conf_nameservers,
-            "litellm_tls_sans": litellm_tls_sans,
             "litellm_vllm_metrics": litellm_vllm_metrics,
             "litellm_metrics_clients": litellm_metrics_clients,
         }

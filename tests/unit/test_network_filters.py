@@ -77,14 +77,6 @@ def test_getent_and_resolv_conf_parsing() -> None:
     assert network.resolv_conf_nameservers(conf) == ["10.0.0.53"]
 
 
-def test_certificate_names() -> None:
-    assert network.litellm_tls_sans(["gw1.lan", "10.0.0.2", "fd00::2"]) == [
-        "DNS:gw1.lan",
-        "IP:10.0.0.2",
-        "IP:fd00::2",
-    ]
-
-
 def test_vllm_clients_from_addresses_cidrs_and_names() -> None:
     entries = ["10.0.0.2", "10.1.0.0/24", "gw2.lan", "127.0.0.1"]
     assert clients.vllm_client_names(entries) == ["gw2.lan"]
