@@ -452,6 +452,28 @@ def test_two_gateways_keep_each_session_on_one_gpu_host(deployed) -> None:
     # The shared Redis answers the other gateway and no one else.
     assert _connect("ccprov-gw2", "10.89.77.12", 6379) == "connected"
     assert _connect("ccprov-ws1", "10.89.77.12", 6379).startswith("refused")
+    # Over TLS only (litellm_gateway_redis_tls): in clear it says nothing; over TLS,
+    # verified with the CA LiteLLM uses, it answers (and wants the password).
+    assert _redis_ping("ccprov-gw2", tls=False) == "no answer"
+    assert _redis_ping("ccprov-gw2", tls=True).startswith("-NOAUTH")
+
+
+def _redis_ping(host: str, tls: bool) -> str:
+    """PING the shared Redis from HOST without a password, in clear or over verified TLS."""
+    script = (
+        "import socket,ssl,sys\n"
+        "s=socket.create_connection(('10.89.77.12',6379),timeout=5)\n"
+        "if sys.argv[1]=='tls':\n"
+        "    c=ssl.create_default_context(cafile='/etc/litellm/redis-ca.pem')\n"
+        "    s=c.wrap_socket(s,server_hostname='10.89.77.12')\n"
+        "s.sendall(b'PING\\r\\n')\n"
+        "try:\n"
+        "    print(s.recv(200).decode().strip() or 'no answer')\n"
+        "except OSError:\n"
+        "    print('no answer')\n"
+    )
+    mode = "tls" if tls else "plain"
+    return podman_exec(host, "python3", "-c", script, mode).stdout.strip()
 
 
 def test_a_stopped_gpu_host_loses_its_sessions_without_an_error(deployed) -> None:
