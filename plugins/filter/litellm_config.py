@@ -23,6 +23,7 @@ def litellm_deployments(
     route: str = "chat_completions",
     drop_params: list[str] | None = None,
     text_only: bool = False,
+    max_tokens: int = 0,
 ) -> list[dict[str, Any]]:
     """One model_list entry per vLLM host, all under one model_name (LiteLLM then
     load-balances). Keys stay out of the config: each backend's key is read from
@@ -35,7 +36,9 @@ def litellm_deployments(
     litellm_settings; dotted names (output_config.effort) remove nested fields.
     text_only: mark each deployment `model_info.ccprov_text_only: true`, which the
     gateway's callback (roles/litellm_gateway/files/ccprov_text_only.py) reads to replace
-    image, document and tool_reference blocks with text notes before routing."""
+    image, document and tool_reference blocks with text notes before routing.
+    max_tokens: > 0 marks each deployment `model_info.ccprov_max_tokens`, the ceiling the
+    gateway's callback (files/ccprov_output_cap.py) lowers a request's output limit to."""
     if route not in ROUTES:
         raise AnsibleFilterError(
             f"litellm_gateway_backend_route must be one of {', '.join(ROUTES)}, got {route!r}"
@@ -72,6 +75,8 @@ def litellm_deployments(
             info["supported_endpoints"] = list(NATIVE_ENDPOINTS)
         if text_only:
             info["ccprov_text_only"] = True
+        if max_tokens > 0:
+            info["ccprov_max_tokens"] = int(max_tokens)
         deployments.append({"model_name": model_name, "litellm_params": params, "model_info": info})
     return deployments
 

@@ -133,10 +133,9 @@ def launch_gateway(
     (DEVELOPERS in its keys file), plus ENV (the backends' keys), on a free loopback port;
     returns once /health/readiness answers."""
     venv = ensure_litellm_venv()
-    # The per-developer key hook sits next to the config, as the role installs it.
-    shutil.copy(GATEWAY_ROLE / "files/ccprov_auth.py", tmp / "ccprov_auth.py")
-    shutil.copy(GATEWAY_ROLE / "files/ccprov_usage.py", tmp / "ccprov_usage.py")
-    shutil.copy(GATEWAY_ROLE / "files/ccprov_text_only.py", tmp / "ccprov_text_only.py")
+    # The key hook and the callbacks sit next to the config, as the role installs them.
+    for module in sorted((GATEWAY_ROLE / "files").glob("ccprov_*.py")):
+        shutil.copy(module, tmp / module.name)
     (tmp / "usage").mkdir(exist_ok=True)
     keys_file = tmp / "keys.yaml"
     keys_file.write_text(yaml.safe_dump({"developers": developers or {}}))
