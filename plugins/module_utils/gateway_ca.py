@@ -4,9 +4,12 @@ One copy of the rules, used by `ccprov ca init`/`rotate` (src/ccprov/ca.py, whic
 file by path) and by the module that signs a gateway's certificate on the controller
 (plugins/modules/gateway_certificate.py).
 
-- The CA carries critical name constraints: the inventory's gateway names and addresses
-  only. A client that checks them (OpenSSL, so Node and Python; Go) refuses any other name
-  even if the CA key signs it.
+- The CA carries critical name constraints on DNS names: the inventory's gateway names
+  only. A client that checks them (OpenSSL: Node, Python, curl; BoringSSL: the claude CLI's
+  Bun) refuses any other name even if the CA key signs it. Addresses are not constrained:
+  Bun refuses every certificate that lists an address under a CA with address constraints
+  (UNSUPPORTED_CONSTRAINT_TYPE), and gateways are often reached by address. The signer
+  still signs only the inventory's addresses.
 - A gateway's certificate is built from its public key and the inventory's names, never from
   a request the gateway made: CA:FALSE, digitalSignature, serverAuth, those names only.
 """
@@ -20,7 +23,7 @@ from typing import Any
 
 # A DNS subtree nothing can be named in (RFC 2606 reserves .invalid): permitting only it
 # closes DNS names for a CA whose gateways are all addresses (a type with no permitted
-# subtree would be unconstrained, RFC 5280 4.2.1.10).
+# subtree is unconstrained, RFC 5280 4.2.1.10).
 NO_DNS = "invalid"
 
 
@@ -32,37 +35,27 @@ def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 def permitted_names(names: Iterable[str]) -> list[str]:
-    """The CA's permitted subtrees for these gateway names: each name itself (a DNS
-    constraint covers the name and what is under it), addresses exactly; each once, in
-    order. Narrow by default: a wider domain is the operator's choice (`--permit`)."""
+    """The CA's permitted DNS subtrees for these gateway names: each name itself (a DNS
+    constraint covers the name and what is under it), each once, in order; addresses are
+    left out (see the module's docstring). Narrow by default: a wider domain is the
+    operator's choice (`ccprov ca init --permit`)."""
     out: list[str] = []
     for name in names:
         entry = name.strip().lower().rstrip(".")
-        ip = _ip(entry)
-        entry = str(ip) if ip is not None else entry
-        if entry and entry not in out:
+        if entry and _ip(entry) is None and entry not in out:
             out.append(entry)
     return out
 
 
 def name_constraints(permitted: Sequence[str]) -> Any:
-    """Critical NameConstraints: DNS and IP subtrees from PERMITTED; a name type with no entry
-    is closed (DNS: only .invalid; IP: every address excluded)."""
+    """Critical NameConstraints: DNS subtrees from PERMITTED (only .invalid when there is
+    none); no address subtree (see the module's docstring)."""
     from cryptography import x509
 
     dns = [p for p in permitted if _ip(p) is None and "/" not in p]
-    nets = [
-        ipaddress.ip_network(p, strict=False) for p in permitted if _ip(p) is not None or "/" in p
-    ]
-    allowed: list[x509.GeneralName] = [x509.DNSName(d) for d in dns or [NO_DNS]]
-    allowed += [x509.IPAddress(n) for n in nets]
-    excluded: list[x509.GeneralName] | None = None
-    if not nets:
-        excluded = [
-            x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
-            x509.IPAddress(ipaddress.ip_network("::/0")),
-        ]
-    return x509.NameConstraints(permitted_subtrees=allowed, excluded_subtrees=excluded)
+    return x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(d) for d in dns or [NO_DNS]], excluded_subtrees=None
+    )
 
 
 def _dns_within(name: str, base: str) -> bool:

@@ -2,8 +2,8 @@
 
 Made once in `<inventory dir>/ccprov-ca/`: `ca.key` (EC P-256, PEM, unencrypted, 0600) and
 `ca.crt` (self-signed, 3 years, CA:TRUE pathlen 0, critical name constraints: the
-inventory's gateway names and addresses only, so even its own key cannot vouch for
-api.anthropic.com to a workstation). The gateway role signs each gateway's certificate with
+inventory's gateway DNS names only, so even its own key cannot vouch for api.anthropic.com
+to a workstation). The gateway role signs each gateway's certificate with
 them (`ccprov_ca_dir`, plugins/module_utils/gateway_ca.py); workstations get `ca.crt`
 (`workstation_gateway_ca_file`). `init` never replaces a CA; `rotate` retires it (to
 `retired/<time>/`) and makes a new one: the way to revoke everything it signed.
@@ -107,14 +107,19 @@ def gateway_names(inventory: Path) -> list[str]:
 
 
 def _permitted(inventory: Path, permit: Sequence[str]) -> tuple[str, ...]:
-    """PERMIT as given (names, domains, addresses or networks), else the inventory's
-    gateway names and addresses."""
+    """PERMIT as given (DNS names or domains), else the inventory's gateway names (the DNS
+    ones: see plugins/module_utils/gateway_ca.py for why addresses are not constrained)."""
     given = [p.strip().lower().rstrip(".") for p in permit if p.strip()]
     for entry in given:
-        if not (_NAME.fullmatch(entry) or _network(entry)):
+        if _network(entry):
             raise CcprovError(
-                f"--permit {entry!r} is not a DNS name, domain, address or network;"
-                " give e.g. --permit example.org or --permit 10.0.0.0/24"
+                f"--permit {entry}: the CA constrains DNS names only (the claude CLI refuses"
+                " any address under a CA that constrains addresses); the gateways' addresses"
+                " are signed as the inventory lists them: drop it"
+            )
+        if not _NAME.fullmatch(entry):
+            raise CcprovError(
+                f"--permit {entry!r} is not a DNS name or domain; give e.g. --permit example.org"
             )
     permitted = tuple(dict.fromkeys(given)) or tuple(
         rules().permitted_names(gateway_names(inventory))

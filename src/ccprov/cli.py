@@ -601,14 +601,18 @@ def ca() -> None:
 
 
 _PERMIT_HELP = (
-    "A DNS name, domain, address or network the CA may sign for (repeat it); a domain covers"
-    " every name under it, so --permit example.org leaves room for gateways added later."
-    " Default: the inventory's gateway names and addresses, exactly."
+    "A DNS name or domain the CA may sign for (repeat it); a domain covers every name under"
+    " it, so --permit example.org leaves room for gateways added later. Default: the"
+    " inventory's gateway names, exactly. Addresses are not constrained (the claude CLI"
+    " refuses addresses under a CA that constrains them); the signer signs only the"
+    " inventory's."
 )
 
 
 def _say_permitted(permitted: tuple[str, ...]) -> None:
-    click.echo(f"  it may sign only: {', '.join(permitted)}  (critical name constraints)")
+    click.echo(
+        f"  it may sign only these DNS names (critical name constraints): {', '.join(permitted)}"
+    )
 
 
 @ca.command("init")

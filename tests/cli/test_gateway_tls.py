@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from ccprov import envfile, smoke, workstation
 from ccprov.cli import cli
 from tests.cli.tls_gateway import make_ca, sign_leaf, tls_proxy
+from tests.support.paths import CLAUDE
 
 CCPROV = str(Path(sys.executable).parent / "ccprov")
 TRUST_HINT = "set LOCAL_CA_CERT / pass --ca-file with the CA that signed it"
@@ -160,6 +161,28 @@ def test_smoke_stops_at_a_refused_certificate_in_one_line(
             assert proc.stderr.strip().endswith(TRUST_HINT)
         else:
             assert "is not valid for the host name '127.0.0.1'" in proc.stderr
+
+
+def test_the_real_claude_trusts_a_gateway_certificate_from_the_ca(tmp_path, gateway) -> None:
+    """The claude CLI's own TLS (Bun's BoringSSL, not Node's OpenSSL) through the front with
+    the CA as NODE_EXTRA_CA_CERTS, to 127.0.0.1 (the certificate lists an address). Bun
+    refuses any certificate that lists an address under a CA with address name constraints
+    (UNSUPPORTED_CONSTRAINT_TYPE: first seen in the site end-to-end test), so ccprov's CA
+    constrains DNS names only."""
+    home = tmp_path / "home"
+    local = envfile.backends(envfile.parse(env_file(home, gateway, ca=True).read_text()))[0]
+    proc = subprocess.run(
+        [str(CLAUDE), "-p", "Say OK"],
+        cwd=tmp_path,
+        env=smoke.claude_env(local, home),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK" in proc.stdout
 
 
 def test_claude_gets_the_ca_as_node_extra_ca_certs(tmp_path) -> None:
