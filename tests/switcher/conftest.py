@@ -62,13 +62,18 @@ class Rendered:
     """The aliases block for ~/.bashrc and ~/.zshrc, launching `echo claude --flags`."""
     rc_block_claude: Path
     """The same block as the role's defaults render it: the aliases launch `claude --flags`."""
+    rc_block_custom: Path
+    """With workstation_claude_command `my-claude` (not the switcher's `claude` function)."""
 
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     out = tmp_path_factory.mktemp("switcher")
     result = Rendered(
-        out / "claude-switch", out / "shellrc-block.sh", out / "shellrc-block-claude.sh"
+        out / "claude-switch",
+        out / "shellrc-block.sh",
+        out / "shellrc-block-claude.sh",
+        out / "shellrc-block-custom.sh",
     )
     proc = role_templates.render(
         out / "work",
@@ -88,6 +93,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
                 "home/shellrc-block.sh.j2",
                 result.rc_block_claude,
                 {"workstation_claude_flags": "--flags"},
+            ),
+            role_templates.Job(
+                "workstation",
+                "home/shellrc-block.sh.j2",
+                result.rc_block_custom,
+                {"workstation_claude_command": "my-claude", "workstation_claude_flags": "--flags"},
             ),
         ],
     )

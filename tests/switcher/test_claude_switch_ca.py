@@ -129,6 +129,25 @@ def test_cc_local_and_cc_get_it_and_cloud_takes_it_back(
     assert str(claude) in proc.stdout.splitlines()[-1]
 
 
+def test_another_launch_command_gets_it_from_the_aliases(
+    shell, home, rendered: Rendered, ca, claude
+) -> None:
+    """workstation_claude_command other than `claude` bypasses the switcher's function: the
+    aliases hand it the CA themselves, on the local route only."""
+    custom = home / ".local" / "bin" / "my-claude"
+    shutil.copy(claude, custom)
+    rc = home / (".bashrc" if shell == "bash" else ".zshrc")
+    rc.write_text(rendered.rc_block_custom.read_text())
+    write_env(home, GOOD_ENV + f'LOCAL_CA_CERT="{ca}"\n')
+    proc = sh(shell, home, "cc; cc-local; cc; cc-cloud", interactive=True)
+    assert got(proc.stdout) == [
+        "claude got CA=none FOO=none args=--flags",
+        f"claude got CA={ca} FOO=none args=--flags",
+        f"claude got CA={ca} FOO=none args=--flags",
+        "claude got CA=none FOO=none args=--flags",
+    ]
+
+
 @pytest.mark.parametrize("route", ["cloud", "vllm", "ollama"])
 def test_other_routes_remove_the_function(shell, home, run_switch, ca, route) -> None:
     write_env(home, GOOD_ENV + f'LOCAL_CA_CERT="{ca}"\n')
