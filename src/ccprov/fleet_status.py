@@ -120,6 +120,27 @@ def model_note(facts: Any) -> str:
     return note
 
 
+RENEW_DAYS = 30
+"""The gateway role signs a new certificate on any run within this many days of the end."""
+
+
+def cert_days(value: Any) -> int | None:
+    """The days-left figure a gateway reported, if it is a plain number."""
+    if not isinstance(value, str) or not value.lstrip("-").isdigit() or len(value) > 6:
+        return None
+    return int(value)
+
+
+def cert_note(days: int | None) -> str:
+    if days is None:
+        return "   certificate: unreadable (/etc/nginx/tls/gateway.crt)"
+    if days < 0:
+        return f"   certificate: expired {-days} days ago: run site.yml for the gateways"
+    if days < RENEW_DAYS:
+        return f"   certificate: expires in {days} days: run site.yml for the gateways (renews it)"
+    return ""
+
+
 def probe_argument(want: dict[str, dict[str, Any]]) -> str:
     """The probe's one argument: per unit, what it needs on the host (no pins)."""
     return json.dumps(
@@ -200,17 +221,21 @@ def run(
             }
             got["model"] = raw.get("model")
             if unit == "nginx":
-                ok = got.get("active") == "active"
-                got = {**got, "installed": "-", "health": "-"}
+                days = cert_days(got.get("cert_days"))
+                # Unreadable (a probe without root) is said, not counted; expired is.
+                ok = got.get("active") == "active" and (days is None or days >= 0)
+                health = f"cert={days}d" if days is not None else "cert=?"
+                got = {**got, "installed": "-", "health": health}
+                note = cert_note(days)
             else:
                 ok = (
                     got.get("active") == "active"
                     and got.get("installed") == want["pin"]
                     and got.get("health") == "ok"
                 )
+                note = model_note(got.get("model"))
             report.problems += not ok
             installed = got.get("installed") or "none"
-            note = model_note(got.get("model"))
             report.lines.append(
                 f"{host.name:<{width}}  {host.kind:<12}  {unit:<8} {got.get('active', '?'):<9} "
                 f"{want['pin']:<8} {installed:<10} {got.get('health', '?'):<10} "

@@ -10,10 +10,13 @@ roots from the inventory or the roles' defaults; nothing about them is written h
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -118,6 +121,23 @@ def service(unit: str, root: str, port: int, path: str) -> dict[str, Any]:
     return found
 
 
+GATEWAY_CERT = "/etc/nginx/tls/gateway.crt"
+"""The front's certificate (roles/litellm_gateway, __litellm_gateway_tls_cert)."""
+
+
+def cert_days_left(path: str = GATEWAY_CERT, now: float | None = None) -> str:
+    """Whole days until PATH's certificate expires (negative once it has), or "" unreadable.
+    openssl reads it: the host has no Python X.509 parser, and ssl parses its date."""
+    out = _run("openssl", "x509", "-enddate", "-noout", "-in", path)
+    if not out.startswith("notAfter="):
+        return ""
+    try:
+        end = ssl.cert_time_to_seconds(out.split("=", 1)[1].strip())
+    except ValueError:
+        return ""
+    return str(math.floor((end - (time.time() if now is None else now)) / 86400))
+
+
 def gpus() -> list[str]:
     smi = shutil.which("nvidia-smi")
     if not smi:
@@ -141,10 +161,10 @@ def main(argv: list[str]) -> int:
     report: dict[str, Any] = {"services": {}, "gpus": gpus()}
     for unit, want in wanted.items():
         if unit == "nginx":
-            # The gateway's TLS front: only whether it runs (its certificate is for the
-            # gateway's name, so a loopback request could not verify it).
+            # The gateway's TLS front: whether it runs, and how long its certificate lasts
+            # (a loopback request could not verify it: it is for the gateway's names).
             state = _run("systemctl", "is-active", "nginx.service") or "unknown"
-            report["services"][unit] = {"active": state}
+            report["services"][unit] = {"active": state, "cert_days": cert_days_left()}
         else:
             report["services"][unit] = service(
                 unit, str(want["root"]), int(want["port"]), str(want["health"])

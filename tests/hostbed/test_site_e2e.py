@@ -186,6 +186,9 @@ def test_fleet_status_reports_every_host(deployed) -> None:
     assert "NVIDIA B200" in rows["ccprov-gpu1", "vllm"]
     assert "1.106.2" in rows["ccprov-gw1", "litellm"]
     assert "active" in rows["ccprov-gw1", "nginx"]  # the HTTPS front
+    # Its certificate from ccprov's CA: litellm_gateway_tls_days (180), just signed.
+    days = re.search(r"cert=(\d+)d", rows["ccprov-gw1", "nginx"])
+    assert days and 178 <= int(days.group(1)) <= 180, rows["ccprov-gw1", "nginx"]
     assert "5 hosts: all healthy" in proc.stdout
     podman_exec("ccprov-gw1", "systemctl", "stop", "litellm")
     try:
