@@ -25,7 +25,7 @@ description:
   - Run it on the controller (C(delegate_to: localhost)), where the CA key is.
 options:
   public_key:
-    description: The gateway's public key, PEM (C(community.crypto.openssl_privatekey_info)).
+    description: The gateway's public key, PEM (C(ccprov.stack.gateway_key) returns it).
     type: str
     required: true
   names:

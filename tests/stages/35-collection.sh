@@ -9,11 +9,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/elsewhere"
 installed=$work/colls/ansible_collections/ccprov/stack
-site_packages=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-# The installed collection, then the pip `ansible` bundle's (Galaxy is not reachable).
+# The installed collection alone: not the pip `ansible` bundle's collections, so the syntax
+# check proves ansible-core is all an ops controller needs besides it (issue #31).
 run() {
   (cd "$1" && shift && env -u ANSIBLE_CONFIG -u ANSIBLE_ROLES_PATH \
-    ANSIBLE_HOME="$work/ansible-home" ANSIBLE_COLLECTIONS_PATH="$work/colls:$site_packages" "$@")
+    ANSIBLE_HOME="$work/ansible-home" ANSIBLE_COLLECTIONS_PATH="$work/colls" \
+    ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false "$@")
 }
 
 run "$work/elsewhere" ansible-galaxy collection build --output-path "$work" "$CCPROV_REPO"
