@@ -66,12 +66,13 @@ def defaults(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def test_config_loads_the_usage_callback_and_prometheus(with_metrics, defaults) -> None:
     settings = yaml.safe_load(with_metrics["config.yaml"])["litellm_settings"]
-    # ccprov_text_only first: the text-only block rewrite (litellm_gateway_text_only).
-    text_only = "ccprov_text_only.text_only_blocks"
-    assert settings["callbacks"] == [text_only, "ccprov_usage.usage_logger", "prometheus"]
+    # The request rewrites first: text-only blocks (litellm_gateway_text_only), then the
+    # output ceiling (litellm_gateway_max_tokens).
+    rewrites = ["ccprov_text_only.text_only_blocks", "ccprov_output_cap.output_cap"]
+    assert settings["callbacks"] == [*rewrites, "ccprov_usage.usage_logger", "prometheus"]
     assert settings["require_auth_for_metrics_endpoint"] is False
     assert yaml.safe_load(defaults["config.yaml"])["litellm_settings"]["callbacks"] == [
-        text_only,
+        *rewrites,
         "ccprov_usage.usage_logger",
     ]
 
