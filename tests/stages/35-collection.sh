@@ -30,4 +30,8 @@ done
 
 run "$work/elsewhere" ansible-playbook ccprov.stack.site -i "$CCPROV_REPO/inventories/example" \
   --syntax-check
+# The README's ops command in the checkout, as install.sh's venv (ansible-core alone) runs it:
+# no collection from the pip `ansible` bundle.
+ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ansible-playbook site.yml -i inventories/example \
+  --syntax-check
 run "$installed" ansible-lint --profile production --offline
