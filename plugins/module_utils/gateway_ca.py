@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
+import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -221,3 +223,29 @@ def sign_server(
         builder = builder.add_extension(extension, critical=critical)
     cert = builder.sign(ca_key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
+    """Write NAME in the directory atomically and only if it does not exist: a temporary
+    file (O_EXCL, O_NOFOLLOW, its final mode before any byte), then a hard link to NAME,
+    which fails rather than replace anything (a symlink included). The CA's files
+    (src/ccprov/ca.py) and the gateway's key (plugins/modules/gateway_key.py)."""
+    tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        mode,
+        dir_fd=dir_fd,
+    )
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)

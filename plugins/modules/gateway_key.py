@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ccprov.stack.plugins.module_utils.gateway_ca import write_new
 
 DOCUMENTATION = r"""
 ---
@@ -57,25 +57,6 @@ def _new_key_pem() -> bytes:
     )
 
 
-def _write_new(path: str, data: bytes) -> None:
-    """PATH with DATA, only if nothing is there: a 0600 temporary file, then a hard link."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(tmp, path)
-    finally:
-        os.unlink(tmp)
-
-
 def _public_pem(path: str) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
@@ -105,7 +86,11 @@ def main() -> None:
         if module.check_mode:
             module.exit_json(changed=True, public_key="")
         try:
-            _write_new(path, _new_key_pem())
+            dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                write_new(dir_fd, os.path.basename(path), _new_key_pem(), 0o600)
+            finally:
+                os.close(dir_fd)
         except FileExistsError:
             module.fail_json(msg=f"{path} appeared while the key was being made; run again")
     try:

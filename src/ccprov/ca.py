@@ -194,31 +194,6 @@ def make_ca(name: str, permitted: Sequence[str]) -> tuple[bytes, bytes]:
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
-    """Write NAME in the directory atomically and only if it does not exist: a temporary
-    file (O_EXCL, O_NOFOLLOW, its final mode before any byte), then a hard link to NAME,
-    which fails rather than replace anything (a symlink included)."""
-    tmp = f".{name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(
-        tmp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-        mode,
-        dir_fd=dir_fd,
-    )
-    try:
-        try:
-            os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    finally:
-        os.unlink(tmp, dir_fd=dir_fd)
-
-
 def init(inventory: Path, permit: Sequence[str] = ()) -> CA:
     directory = ca_dir(inventory)
     key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
@@ -260,11 +235,11 @@ def _create(directory: Path, permitted: tuple[str, ...]) -> CA:
         if created:
             os.fchmod(dir_fd, 0o755)  # whatever the umask
         try:
-            _write_new(dir_fd, KEY_NAME, key_pem, 0o600)
-            _write_new(dir_fd, CERT_NAME, cert_pem, 0o644)
+            rules().write_new(dir_fd, KEY_NAME, key_pem, 0o600)
+            rules().write_new(dir_fd, CERT_NAME, cert_pem, 0o644)
             # The key is unencrypted: keep it out of a git commit of the inventory.
             if _kind(directory / ".gitignore") == "missing":
-                _write_new(dir_fd, ".gitignore", f"/{KEY_NAME}\n".encode(), 0o644)
+                rules().write_new(dir_fd, ".gitignore", f"/{KEY_NAME}\n".encode(), 0o644)
         except FileExistsError as exc:
             raise CcprovError(
                 f"{directory / str(exc.filename2 or exc.filename)} appeared while the CA was"

@@ -26,8 +26,14 @@ def run_module(tmp_path: Path, check: bool = False, **args: Any) -> dict[str, An
         params["_ansible_check_mode"] = True
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+    # AnsiballZ packs the collection's module_utils; the checkout's collections/ stands in.
+    env = {**os.environ, "PYTHONPATH": str(REPO / "collections")}
     proc = subprocess.run(
-        [sys.executable, str(MODULE), str(args_file)], capture_output=True, text=True, check=False
+        [sys.executable, str(MODULE), str(args_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     return json.loads(proc.stdout)
 
