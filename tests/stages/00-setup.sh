@@ -6,9 +6,12 @@ cd "$CCPROV_REPO"
 
 # systemd: systemd-analyze scores the roles' units (tests/unit/test_unit_hardening.py);
 # strace: records every connection Claude Code and the agents make (tests/e2e/test_on_network.py);
-# the lint stage checks every shell script with shellcheck (tests/stages/10-lint.sh).
+# the lint stage checks every shell script with shellcheck (tests/stages/10-lint.sh);
+# nginx-light: the gateway's rendered nginx.conf run for real (tests/unit/test_gateway_limits.py);
+# openssl: certificates checked as clients check them (tests/unit/test_gateway_ca.py, the
+# status probe's expiry reading); Debian ranks it optional.
 apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
-  systemd strace shellcheck)
+  systemd strace shellcheck nginx-light openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -123,7 +123,7 @@ class Front:
 def front(rendered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
+        pytest.fail("nginx is not installed: add nginx-light to tests/stages/00-setup.sh")
     tmp = tmp_path_factory.mktemp("front")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=server.serve_forever, daemon=True).start()
