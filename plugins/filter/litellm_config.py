@@ -24,6 +24,7 @@ def litellm_deployments(
     drop_params: list[str] | None = None,
     text_only: bool = False,
     max_tokens: int = 0,
+    stream_timeout: int = 0,
 ) -> list[dict[str, Any]]:
     """One model_list entry per vLLM host, all under one model_name (LiteLLM then
     load-balances). Keys stay out of the config: each backend's key is read from
@@ -38,7 +39,11 @@ def litellm_deployments(
     gateway's callback (roles/litellm_gateway/files/ccprov_text_only.py) reads to replace
     image, document and tool_reference blocks with text notes before routing.
     max_tokens: > 0 marks each deployment `model_info.ccprov_max_tokens`, the ceiling the
-    gateway's callback (files/ccprov_output_cap.py) lowers a request's output limit to."""
+    gateway's callback (files/ccprov_output_cap.py) lowers a request's output limit to.
+    stream_timeout: > 0, the seconds a streamed request waits for the backend's next bytes,
+    the first ones included (LiteLLM's litellm_params.stream_timeout, which becomes the HTTP
+    client's read timeout: aiohttp's sock_read); past it LiteLLM retries on another backend.
+    A backend's own `stream_timeout` wins; 0: the request timeout."""
     if route not in ROUTES:
         raise AnsibleFilterError(
             f"litellm_gateway_backend_route must be one of {', '.join(ROUTES)}, got {route!r}"
@@ -66,7 +71,7 @@ def litellm_deployments(
             "api_base": api_base,
             "api_key": f"os.environ/LITELLM_BACKEND_KEY_{index}",
             "timeout": seconds,
-            "stream_timeout": seconds,
+            "stream_timeout": int(backend.get("stream_timeout") or stream_timeout or seconds),
         }
         if drops:
             params["additional_drop_params"] = list(drops)

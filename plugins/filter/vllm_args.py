@@ -39,6 +39,7 @@ def vllm_serve_args(cfg: dict[str, Any]) -> list[str]:
         ("port", "--port"),
         ("ssl_keyfile", "--ssl-keyfile"),
         ("ssl_certfile", "--ssl-certfile"),
+        ("shutdown_timeout", "--shutdown-timeout"),
     ):
         value = cfg.get(key)
         if value not in (None, "", 0):

@@ -13,32 +13,34 @@ import os
 import re
 import ssl
 import subprocess
-import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLAUDE, REPO
+from tests.conftest import REPO
 from tests.hostbed import hosts as testbed
+from tests.hostbed.site_bed import (
+    ALL_GATEWAYS_AT_ONCE,
+    BIN,
+    BUSY_KEY,
+    CA,
+    DEV_KEY,
+    GATEWAY_URL,
+    GATEWAYS,
+    GPUS,
+    HOSTS,
+    INVENTORY,
+    podman_exec,
+    recap,
+    sh,
+    site,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.hostbed
 
-BIN = Path(sys.executable).parent
-HOSTS = {
-    "ccprov-gpu1": "10.89.77.11",
-    "ccprov-gw1": "10.89.77.12",
-    "ccprov-ws1": "10.89.77.13",
-    "ccprov-gw2": "10.89.77.14",
-    "ccprov-gpu2": "10.89.77.15",
-}
-INVENTORY = REPO / "inventories/local"
-CA = INVENTORY / "ccprov-ca/ca.crt"
-GATEWAY_URL = "https://10.89.77.12"
-DEV_KEY = "sk-ccprov-dev-local-0123456789"
-BUSY_KEY = "sk-ccprov-rl-local-0123456789abcdef"  # rpm: 2 (inventories/local)
 CLIENT_API = {
     "POST /v1/messages",
     "POST /v1/messages/count_tokens",
@@ -46,73 +48,6 @@ CLIENT_API = {
     "GET /v1/models",
     "GET /health/liveliness",
 }
-
-
-def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, text=True, capture_output=True, check=check, **kwargs)
-
-
-def podman_exec(host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return sh("podman", "exec", host, *command, check=check)
-
-
-def site(*extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
-    start = time.monotonic()
-    proc = subprocess.run(
-        [str(BIN / "ansible-playbook"), "site.yml", "-i", str(INVENTORY), *extra],
-        cwd=REPO,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=1800,
-        check=False,
-    )
-    print(f"\n### site.yml rc={proc.returncode} in {time.monotonic() - start:.0f}s", flush=True)
-    print(proc.stdout[-6000:], flush=True)
-    return proc
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    found = {}
-    for host, stats in re.findall(r"^(ccprov-\w+)\s+:\s+(.*)$", output, re.M):
-        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", stats)}
-    return found
-
-
-@pytest.fixture(scope="module")
-def hosts() -> Iterator[dict[str, str]]:
-    # The GPU host's stand-in wheelhouse (inventories/local) is the run's wheel cache's.
-    assert (REPO / ".cache/wheelhouse/standin/vllm-0.33.0.txt").exists(), (
-        "no wheel cache: run tests/wheelhouse.sh (tests/stages/00-setup.sh does)"
-    )
-    testbed.start(HOSTS)
-    # What cannot exist on a test host: a GPU (stand-in nvidia-smi) and, on the
-    # workstation, the developer's own Claude Code install (the real binary, copied in).
-    for gpu in ("ccprov-gpu1", "ccprov-gpu2"):
-        sh(
-            "podman",
-            "cp",
-            str(REPO / "tests/standins/nvidia-smi"),
-            f"{gpu}:/usr/local/bin/nvidia-smi",
-        )
-    sh("podman", "cp", str(CLAUDE.resolve()), "ccprov-ws1:/usr/local/bin/claude")
-    podman_exec("ccprov-ws1", "useradd", "--create-home", "--shell", "/bin/bash", "dev")
-    try:
-        yield HOSTS
-    finally:
-        testbed.remove(list(HOSTS))
-
-
-@pytest.fixture(scope="module")
-def deployed(hosts) -> str:
-    # The private CA the gateway's certificate comes from, made as ops would (once; a
-    # re-run keeps it).
-    ca = sh(str(BIN / "ccprov"), "ca", "init", "-i", str(INVENTORY), check=False)
-    assert ca.returncode == 0, ca.stdout + ca.stderr
-    proc = site()
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    return proc.stdout
 
 
 def test_site_deploys_all_three_tiers(deployed, hosts) -> None:
@@ -141,7 +76,7 @@ def test_developer_gets_ok_through_gateway_and_gpu_host(deployed) -> None:
 
 
 def test_second_run_changes_nothing(deployed) -> None:
-    proc = site()
+    proc = site(*ALL_GATEWAYS_AT_ONCE)
     assert proc.returncode == 0
     stats = recap(proc.stdout)
     assert {host: s["changed"] for host, s in stats.items()} == {h: 0 for h in HOSTS}
@@ -197,24 +132,6 @@ def test_fleet_status_reports_every_host(deployed) -> None:
         podman_exec("ccprov-gw1", "systemctl", "start", "litellm")
         wait_until_ready()  # the tests after this one use it
     assert down.returncode == 1 and "needs attention" in down.stdout
-
-
-def wait_until_ready(seconds: float = 180) -> None:
-    """LiteLLM takes a while to start its workers; wait until the front's health path
-    (LiteLLM's liveness) answers, then until a request is served."""
-    deadline = time.monotonic() + seconds
-    context = ssl.create_default_context(cafile=str(CA))
-    while True:
-        try:
-            request = urllib.request.Request(
-                f"{GATEWAY_URL}/v1/models", headers={"Authorization": f"Bearer {DEV_KEY}"}
-            )
-            with urllib.request.urlopen(request, timeout=5, context=context):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
 
 
 def test_ccprov_workstation_over_ssh_for_another_account(deployed, tmp_path) -> None:
@@ -405,8 +322,6 @@ def test_revoke_written_twice_within_one_timestamp_takes_effect(deployed) -> Non
     assert _post_messages(DEV_KEY) == 200
 
 
-GATEWAYS = ("https://10.89.77.12", "https://10.89.77.14")
-GPUS = ("ccprov-gpu1", "ccprov-gpu2")
 SESSION_KEYS = (
     DEV_KEY,
     "sk-ccprov-dev2-local-0123456789abcdef",

@@ -57,6 +57,8 @@ def start_reference(
         **{k: v for k, v in os.environ.items() if not k.startswith(("VLLM_", "PYTHON"))},
         "PYTHONPATH": os.pathsep.join(path),
         "VLLM_API_KEY": api_key,
+        # As the role's unit sets it (the drain before a restart, issue #29).
+        "CCPROV_VLLM_DRAIN_FILE": str(workdir / "draining"),
         "HOME": str(workdir),
         "XDG_CACHE_HOME": str(workdir / "cache"),
         "HF_HOME": str(workdir / "hf"),

@@ -45,6 +45,23 @@ def test_per_backend_timeout_and_keys() -> None:
     assert env == {"LITELLM_BACKEND_KEY_1": "k-a", "LITELLM_BACKEND_KEY_2": "default-key"}
 
 
+def test_stream_timeout_bounds_a_silent_backend() -> None:
+    """litellm_gateway_stream_timeout (issue #29) becomes each deployment's stream_timeout
+    (LiteLLM 1.106.2 router.py _get_stream_timeout: litellm_params before the router's),
+    the read timeout of a streamed turn; a backend's own value wins; 0 keeps the timeout."""
+    backends = [
+        {"api_base": "http://a:8000/v1", "stream_timeout": 45},
+        {"api_base": "http://b:8000/v1"},
+    ]
+    deployments = litellm_config.litellm_deployments(
+        backends, "m", "hosted_vllm/m", 600, stream_timeout=90
+    )
+    assert [d["litellm_params"]["stream_timeout"] for d in deployments] == [45, 90]
+    assert [d["litellm_params"]["timeout"] for d in deployments] == [600, 600]
+    unset = litellm_config.litellm_deployments(backends[1:], "m", "hosted_vllm/m", 600)
+    assert unset[0]["litellm_params"]["stream_timeout"] == 600
+
+
 @pytest.mark.parametrize("bad", [[{"api_base": "gpu1:8000"}], [{"api_base": "http://a/v1"}] * 2])
 def test_bad_backends_are_refused(bad) -> None:
     with pytest.raises(AnsibleFilterError):

@@ -49,6 +49,16 @@ def test_default_inventory_renders_the_seed_line() -> None:
     assert "--api-key" not in line
 
 
+def test_drain_timeout_is_vllms_shutdown_timeout() -> None:
+    """vllm_server_drain_timeout (issue #29) -> --shutdown-timeout: vLLM 0.33.0 then drains
+    its requests in flight at SIGTERM instead of aborting them (engine/arg_utils.py)."""
+    args = va.vllm_serve_args({**defaults_config(), "shutdown_timeout": 300})
+    assert args[args.index("--shutdown-timeout") + 1] == "300"
+    assert "--shutdown-timeout" not in va.vllm_serve_args(
+        {**defaults_config(), "shutdown_timeout": 0}
+    )
+
+
 def test_exec_start_quotes_for_systemd() -> None:
     args = va.vllm_serve_args({**defaults_config(), "extra_args": ["--chat-template", "a b.jinja"]})
     exec_start = va.vllm_exec_start(args, "/opt/vllm/current/bin/vllm")

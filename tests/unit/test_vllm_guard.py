@@ -166,3 +166,29 @@ def test_without_a_key_vllm_serves_without_auth(monkeypatch) -> None:
     monkeypatch.delenv("VLLM_API_KEY", raising=False)
     guard = load_file("ccprov_vllm_guard", GUARD_FILE)
     assert status(guard, http("POST", "/invocations")) == 200
+
+
+def test_draining_refuses_all_but_metrics_and_closes(monkeypatch, tmp_path) -> None:
+    """Issue #29: while the role's drain file exists, every request (with the key, /health
+    too) gets 503 and `Connection: close`, so the gateway's LiteLLM cools this host down and
+    retries elsewhere; /metrics stays readable (the role watches the drain there). Removing
+    the file (a restart clears the unit's RuntimeDirectory) serves again."""
+    flag = tmp_path / "draining"
+    monkeypatch.setenv("VLLM_API_KEY", KEY)
+    monkeypatch.setenv("CCPROV_VLLM_DRAIN_FILE", str(flag))
+    guard = load_file("ccprov_vllm_guard", GUARD_FILE)
+    assert status(guard, http("POST", "/v1/messages", BEARER)) == 200
+    flag.touch()
+    for scope in (http("POST", "/v1/messages", BEARER), http("GET", "/health"),
+                  http("POST", "/v1/chat/completions")):  # fmt: skip
+        app, sent = call(guard, scope)
+        assert app.seen == []
+        start = sent[0]
+        assert start["status"] == 503
+        headers = dict(start["headers"])
+        assert headers[b"connection"] == b"close" and headers[b"retry-after"] == b"30"
+        error = json.loads(sent[1]["body"])["error"]
+        assert error["code"] == 503 and "draining" in error["message"]
+    assert status(guard, http("GET", "/metrics")) == 200
+    flag.unlink()
+    assert status(guard, http("GET", "/health")) == 200

@@ -47,3 +47,41 @@ def test_the_standin_on_the_roles_command_line_answers_the_same(
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         sent = key_sweep.requests(real_routes(reference_workdir))
         assert key_sweep.wrong_answers(f"http://127.0.0.1:{port}", REFERENCE_KEY, sent) == []
+
+
+def test_a_draining_host_turns_requests_away_and_closes(reference, reference_workdir) -> None:
+    """Issue #29, on vLLM's own app and uvicorn: while the role's drain file exists, a request
+    with the key gets 503 with `Connection: close` (uvicorn then closes the gateway's pooled
+    connection) and /health says 503 too; /metrics stays open for the role's drain wait."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    flag = reference_workdir / "draining"
+    address = urlsplit(reference.url)
+    body = json.dumps(
+        {"model": "devstral", "max_tokens": 4, "messages": [{"role": "user", "content": "Say OK"}]}
+    )
+    headers = {"Authorization": f"Bearer {REFERENCE_KEY}", "content-type": "application/json"}
+
+    def ask(method: str, path: str) -> tuple[int, str, str]:
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        try:
+            conn.request(method, path, body if method == "POST" else None, headers)
+            response = conn.getresponse()
+            text = response.read().decode()
+            return response.status, response.getheader("connection") or "", text
+        finally:
+            conn.close()
+
+    assert ask("POST", "/v1/chat/completions")[0] == 200
+    flag.touch()
+    try:
+        status, connection, text = ask("POST", "/v1/chat/completions")
+        assert (status, connection) == (503, "close"), text
+        assert "draining" in json.loads(text)["error"]["message"]
+        assert ask("GET", "/health")[0] == 503
+        assert ask("GET", "/metrics")[0] == 200
+    finally:
+        flag.unlink()
+    assert ask("POST", "/v1/chat/completions")[0] == 200

@@ -17,6 +17,13 @@ the role writes it to the unit's private environment file). Without a key vLLM s
 without auth, and so does this (the role's preflight allows that only on loopback or with
 vllm_server_allow_unauthenticated).
 
+Draining (issue #29): while the file CCPROV_VLLM_DRAIN_FILE names exists (the role creates it
+in the unit's RuntimeDirectory before a restart, so a restart always clears it), every
+request but GET/HEAD /metrics gets 503 with `Connection: close`, /health included. LiteLLM
+counts a 5xx as a failure: with the gateway's allowed_fails 0 it puts this host in cooldown
+and retries the request on another (router.py), so new turns leave a draining host while
+its streams in flight finish.
+
 Standard library only: it runs in vLLM's venv and in the test stand-in alike.
 """
 
@@ -40,6 +47,19 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 OPEN = {"/health": frozenset({"GET", "HEAD"}), "/metrics": frozenset({"GET", "HEAD"})}
 KEY_ENV = "VLLM_API_KEY"
 _DENIED = json.dumps({"error": "Unauthorized"}).encode()  # vLLM's own 401 body
+DRAIN_ENV = "CCPROV_VLLM_DRAIN_FILE"
+DRAIN_OPEN = {"/metrics": frozenset({"GET", "HEAD"})}  # the role watches the drain there
+# vLLM's ErrorResponse shape (entrypoints/openai/engine/protocol.py): error.message/type/code.
+_DRAINING = json.dumps(
+    {
+        "error": {
+            "message": "this vLLM host is draining for a restart; retry on another host",
+            "type": "ServiceUnavailableError",
+            "param": None,
+            "code": 503,
+        }
+    }
+).encode()
 
 
 def route_path(scope: Scope) -> str:
@@ -67,6 +87,13 @@ class KeyGuard:
             print(
                 f"ccprov_vllm_guard: {KEY_ENV} is not set, serving without a key", file=sys.stderr
             )
+        self._drain_file = os.environ.get(DRAIN_ENV, "")
+
+    def draining(self, scope: Scope) -> bool:
+        """The drain file exists and this is not a read of the metrics."""
+        if not self._drain_file or not os.path.exists(self._drain_file):
+            return False
+        return scope.get("method", "") not in DRAIN_OPEN.get(route_path(scope), ())
 
     def authorized(self, scope: Scope) -> bool:
         if self._digest is None:
@@ -87,24 +114,34 @@ class KeyGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # lifespan (start and shutdown) carries no request; http and websocket do.
-        if scope["type"] not in ("http", "websocket") or self.is_open(scope):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        if self.draining(scope):
+            return await self._refuse(scope, send, 503, _DRAINING, b"30")
+        if self.is_open(scope):
             return await self.app(scope, receive, send)
         if self.authorized(scope):
             return await self.app(scope, receive, send)
-        await self._deny(scope, send)
+        await self._refuse(scope, send, 401, _DENIED)
 
-    async def _deny(self, scope: Scope, send: Send) -> None:
+    async def _refuse(
+        self, scope: Scope, send: Send, status: int, body: bytes, retry_after: bytes = b""
+    ) -> None:
         headers = [
             (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(_DENIED)),
+            (b"content-length", b"%d" % len(body)),
         ]
+        if retry_after:
+            # Close the client's pooled connection too: its next request opens a new one.
+            headers += [(b"retry-after", retry_after), (b"connection", b"close")]
         if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 401, "headers": headers})
-            await send({"type": "http.response.body", "body": _DENIED})
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         elif "websocket.http.response" in (scope.get("extensions") or {}):
-            # The ASGI websocket denial response: a plain 401 before the handshake.
-            await send({"type": "websocket.http.response.start", "status": 401, "headers": headers})
-            await send({"type": "websocket.http.response.body", "body": _DENIED})
+            # The ASGI websocket denial response: a plain HTTP answer before the handshake.
+            start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
+            await send(start)
+            await send({"type": "websocket.http.response.body", "body": body})
         else:
             # Closing before accepting refuses the handshake (the server answers 403).
             await send({"type": "websocket.close", "code": 1008})

@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reasoning-parser", default=None)
     # entrypoints/common/cli_args.py: import paths of ASGI middleware, repeatable (middleware.py).
     serve.add_argument("--middleware", action="append", type=str, default=[])
+    # engine/arg_utils.py: seconds to drain requests in flight after SIGTERM; 0 aborts them.
+    serve.add_argument("--shutdown-timeout", type=int, default=0)
     return parser
 
 
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         fingerprint_mode=args.fingerprint_mode,
         fingerprint_value=args.fingerprint_value,
         middleware_chain=chain,
+        shutdown_timeout=args.shutdown_timeout,
     )
     return 0
 

@@ -620,6 +620,20 @@ def chat_full(
     }
 
 
+# A GPU's pace, which the stand-in has none of: seconds between streamed events, from this
+# file (the site e2e's GPU hosts, read at each request: the unit passes no test settings) or
+# VLLM_STANDIN_TOKEN_DELAY. Unset: as fast as it can write.
+TOKEN_DELAY_FILE = "/etc/ccprov-standin-token-delay"
+
+
+def token_delay() -> float:
+    try:
+        with open(TOKEN_DELAY_FILE) as f:
+            return float(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return float(os.environ.get("VLLM_STANDIN_TOKEN_DELAY") or 0)
+
+
 def random_uuid() -> str:
     """vllm/utils/__init__.py random_uuid: 16 hex characters (request ids chatcmpl-...)."""
     return f"{uuid.uuid4().int & (2**64 - 1):016x}"
@@ -675,12 +689,12 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
                 return False
             chain = config.get("middleware_chain")
             if chain is None:
-                return True
+                return self._count()
             # The target as sent: http.server turns a leading `//` into `/`, uvicorn does not.
             target = self.requestline.split(" ")[1] if " " in self.requestline else self.path
             answer = middleware.run(chain, self.command, target, self.headers.items())
             if answer is None:
-                return True
+                return self._count()
             # Read the body anyway, so the next request on this connection parses.
             self.rfile.read(int(self.headers.get("content-length") or 0))
             status, headers, body = answer
@@ -690,6 +704,13 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             self.end_headers()
             self.wfile.write(body)
             return False
+
+        def _count(self) -> bool:
+            if self.command == "POST":
+                with stats.lock:
+                    stats.running += 1
+                self._counted = True
+            return True
 
         def _json(self, status: int, body: Any) -> None:
             data = json.dumps(body).encode()
@@ -705,7 +726,10 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             self.send_header("cache-control", "no-cache")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
+            pace = token_delay()
             for text in frames:
+                if pace:
+                    time.sleep(pace)
                 data = text.encode()
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
@@ -932,13 +956,16 @@ def make_handler(config: dict[str, Any], stats: Stats) -> type[BaseHTTPRequestHa
             self._json(200, {"input_tokens": n, "context_management": {"original_input_tokens": n}})
 
         def handle_one_request(self) -> None:
-            with stats.lock:
-                stats.running += 1
+            # vllm:num_requests_running counts requests in the engine, not open connections
+            # (a pooled keep-alive connection waiting here is idle): a POST that passed the
+            # middleware counts until its answer is written (parse_request).
+            self._counted = False
             try:
                 super().handle_one_request()
             finally:
-                with stats.lock:
-                    stats.running -= 1
+                if self._counted:
+                    with stats.lock:
+                        stats.running -= 1
 
     return Handler
 
@@ -966,6 +993,7 @@ def serve(
     fingerprint_mode: str = "full",
     fingerprint_value: str | None = None,
     middleware_chain: Any = None,
+    shutdown_timeout: int = 0,
 ) -> None:
     config = {
         "middleware_chain": middleware_chain,
@@ -987,7 +1015,8 @@ def serve(
     )
     # vLLM (uvicorn) accepts bursts of connections; http.server's backlog of 5 would not.
     ThreadingHTTPServer.request_queue_size = 256
-    httpd = ThreadingHTTPServer((host, port), make_handler(config, Stats(cache)))
+    stats = Stats(cache)
+    httpd = ThreadingHTTPServer((host, port), make_handler(config, stats))
     httpd.daemon_threads = True
     scheme = "http"
     if ssl_certfile:
@@ -1015,4 +1044,13 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
-        httpd.server_close()
+        # vLLM 0.33.0 on SIGTERM (entrypoints/launchers/launcher.py serve_http, handle_shutdown;
+        # v1/engine/core.py _handle_shutdown): --shutdown-timeout 0 aborts the requests in
+        # flight; N > 0 lets them finish for up to N seconds, then the process ends. vLLM keeps
+        # its socket open meanwhile and rejects new requests in the engine; the stand-in stops
+        # listening instead (either way a new request fails and the gateway retries elsewhere).
+        httpd.socket.close()
+        deadline = time.monotonic() + shutdown_timeout
+        while stats.running > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Past the deadline (or at once with 0) the request threads, daemons, end with us.

@@ -1,0 +1,59 @@
+"""The site e2e's fleet, shared by tests/hostbed/test_site_e2e*.py: five test-bed hosts,
+started once per run when a test asks for them (the molecule scenarios do not), deployed
+with `ccprov ca init` and `ansible-playbook site.yml -i inventories/local`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import CLAUDE, REPO
+from tests.hostbed import hosts as testbed
+from tests.hostbed.site_bed import (
+    ALL_GATEWAYS_AT_ONCE,
+    BIN,
+    HOSTS,
+    INVENTORY,
+    podman_exec,
+    sh,
+    site,
+)
+
+
+@pytest.fixture(scope="session")
+def hosts() -> Iterator[dict[str, str]]:
+    # The GPU host's stand-in wheelhouse (inventories/local) is the run's wheel cache's.
+    assert (REPO / ".cache/wheelhouse/standin/vllm-0.33.0.txt").exists(), (
+        "no wheel cache: run tests/wheelhouse.sh (tests/stages/00-setup.sh does)"
+    )
+    testbed.start(HOSTS)
+    # What cannot exist on a test host: a GPU (stand-in nvidia-smi) and, on the
+    # workstation, the developer's own Claude Code install (the real binary, copied in).
+    for gpu in ("ccprov-gpu1", "ccprov-gpu2"):
+        sh(
+            "podman",
+            "cp",
+            str(REPO / "tests/standins/nvidia-smi"),
+            f"{gpu}:/usr/local/bin/nvidia-smi",
+        )
+    sh("podman", "cp", str(CLAUDE.resolve()), "ccprov-ws1:/usr/local/bin/claude")
+    podman_exec("ccprov-ws1", "useradd", "--create-home", "--shell", "/bin/bash", "dev")
+    try:
+        yield HOSTS
+    finally:
+        testbed.remove(list(HOSTS))
+
+
+@pytest.fixture(scope="session")
+def deployed(hosts) -> str:
+    # The private CA the gateway's certificate comes from, made as ops would (once; a
+    # re-run keeps it).
+    ca = sh(str(BIN / "ccprov"), "ca", "init", "-i", str(INVENTORY), check=False)
+    assert ca.returncode == 0, ca.stdout + ca.stderr
+    # The GPU hosts roll (the default: each started once, none refused for want of a serving
+    # peer on a fresh fleet); both gateways at once, for CI time: the gateways' rolling
+    # reload is test_site_e2e_continuity.py's.
+    proc = site(*ALL_GATEWAYS_AT_ONCE)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc.stdout

@@ -1,0 +1,85 @@
+"""The site e2e's fleet (tests/hostbed/conftest.py starts it once per run): its hosts and
+addresses, and how the tests reach it (podman exec, ansible-playbook site.yml)."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+HOSTS = {
+    "ccprov-gpu1": "10.89.77.11",
+    "ccprov-gw1": "10.89.77.12",
+    "ccprov-ws1": "10.89.77.13",
+    "ccprov-gw2": "10.89.77.14",
+    "ccprov-gpu2": "10.89.77.15",
+}
+INVENTORY = REPO / "inventories/local"
+CA = INVENTORY / "ccprov-ca/ca.crt"
+GATEWAY_URL = "https://10.89.77.12"
+GATEWAYS = (GATEWAY_URL, "https://10.89.77.14")
+GPUS = ("ccprov-gpu1", "ccprov-gpu2")
+DEV_KEY = "sk-ccprov-dev-local-0123456789"
+BUSY_KEY = "sk-ccprov-rl-local-0123456789abcdef"  # rpm: 2 (inventories/local)
+
+
+# playbooks/gateways.yml rolls one gateway at a time by default; this runs both at once.
+ALL_GATEWAYS_AT_ONCE = ("-e", "ccprov_gateway_batch=100%")
+
+
+def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, text=True, capture_output=True, check=check, **kwargs)
+
+
+def podman_exec(host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return sh("podman", "exec", host, *command, check=check)
+
+
+def site(*extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "site.yml", "-i", str(INVENTORY), *extra],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=1800,
+        check=False,
+    )
+    print(f"\n### site.yml rc={proc.returncode} in {time.monotonic() - start:.0f}s", flush=True)
+    print(proc.stdout[-6000:], flush=True)
+    return proc
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    found = {}
+    for host, stats in re.findall(r"^(ccprov-\w+)\s+:\s+(.*)$", output, re.M):
+        found[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", stats)}
+    return found
+
+
+def wait_until_ready(seconds: float = 180) -> None:
+    """LiteLLM takes a while to start its workers; wait until the front's health path
+    (LiteLLM's liveness) answers, then until a request is served."""
+    deadline = time.monotonic() + seconds
+    context = ssl.create_default_context(cafile=str(CA))
+    while True:
+        try:
+            request = urllib.request.Request(
+                f"{GATEWAY_URL}/v1/models", headers={"Authorization": f"Bearer {DEV_KEY}"}
+            )
+            with urllib.request.urlopen(request, timeout=5, context=context):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)

@@ -1,0 +1,210 @@
+"""No failed turn through change and faults (issue #29), on the site e2e's fleet (two GPU
+hosts with the vLLM stand-in, two gateways sharing one Redis), after tests/hostbed/
+test_site_e2e.py. Simulated Claude Code sessions (tests/support/continuity.py: streamed
+/v1/messages turns through both gateways, with and without Claude Code's retries) run while
+each event happens; each event is a row of the continuity table, printed at the end and
+kept in bench/README.md.
+
+Planned changes are made as ops make them, with `ansible-playbook site.yml` and the default
+rolling batches: they fail no turn, not even raw. Faults fail none after Claude Code's
+retries. The stand-in streams one event per 0.3 s here (/etc/ccprov-standin-token-delay:
+a GPU's pace, which it has none of), so restarts meet turns in flight. What cannot happen
+here: weights loading for minutes (the stand-in starts in seconds), a stuck NCCL collective
+(SIGSTOP stands in: the host accepts connections and never answers)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.hostbed.site_bed import (
+    CA,
+    DEV_KEY,
+    GATEWAYS,
+    GPUS,
+    INVENTORY,
+    podman_exec,
+    site,
+)
+from tests.support.continuity import Row, during
+
+pytestmark = pytest.mark.hostbed
+
+PACE = 0.3  # seconds between the stand-in's streamed events
+STREAM_TIMEOUT = 10  # litellm_gateway_stream_timeout in inventories/local
+ROWS: list[tuple[Row, str]] = []
+NEW_KEY = "sk-ccprov-dev4-local-0123456789abcdef"
+REVOKED_KEY = "sk-ccprov-dev3-local-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def paced(deployed) -> Iterator[float]:
+    for gpu in GPUS:
+        podman_exec(gpu, "sh", "-c", f"echo {PACE} > /etc/ccprov-standin-token-delay")
+    baseline, _ = load("nothing (baseline)", lambda: None, before=4.0, after=4.0)
+    ROWS.append((baseline, ""))
+    assert baseline.turns > 0 and baseline.failed_raw == 0, baseline
+    yield baseline.median_seconds
+    for gpu in GPUS:
+        podman_exec(gpu, "rm", "-f", "/etc/ccprov-standin-token-delay")
+    print("\n| event | turns | failed raw | failed after retries | most latency added | gone |")
+    print("|---|---|---|---|---|---|")
+    for row, gone in ROWS:
+        print(row.markdown(baseline.median_seconds, gone))
+        if row.errors:
+            print(f"<!-- {row.event}: {row.errors} -->")
+
+
+def load(event: str, action: Callable[[], Any], **kwargs: Any) -> tuple[Row, Any]:
+    return during(event, action, list(GATEWAYS), DEV_KEY, str(CA), **kwargs)
+
+
+def health(gpu: str) -> bool:
+    return (
+        podman_exec(gpu, "curl", "-sf", "http://127.0.0.1:8000/health", check=False).returncode == 0
+    )
+
+
+def wait_healthy(gpu: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not health(gpu):
+        assert time.monotonic() < deadline, f"{gpu}: vLLM did not come back"
+        time.sleep(1)
+
+
+def down_windows(gpu: str, since: float) -> list[tuple[float, float]]:
+    """When vLLM was stopped on GPU since SINCE (epoch seconds): systemd's own Stopping and
+    Started lines in the host's journal."""
+    log = podman_exec(
+        gpu, "journalctl", "-u", "vllm.service", "-o", "short-unix", "-q", "--no-pager",
+        f"--since=@{since:.0f}",
+    ).stdout  # fmt: skip
+    windows, stopping = [], None
+    for line in log.splitlines():
+        stamp = float(line.split()[0])
+        if "Stopping vllm.service" in line:
+            stopping = stamp
+        elif "Started vllm.service" in line and stopping is not None:
+            windows.append((stopping, stamp))
+            stopping = None
+    return windows
+
+
+def main_pid(host: str, unit: str) -> str:
+    return podman_exec(host, "systemctl", "show", "-p", "MainPID", "--value", unit).stdout.strip()
+
+
+def test_rolling_vllm_change_fails_no_turn_and_keeps_a_host_up(paced) -> None:
+    """A change of vLLM's flags on every GPU host (as a pin or weights revision change
+    restarts them too): one host at a time, drained first; no turn fails, raw, and the two
+    hosts are never down at once (their vLLM stop and start times)."""
+    since = time.time()
+    row, proc = load(
+        "vLLM flags changed on every GPU host (rolling, drained)",
+        lambda: site("--limit", "gpu_hosts", "-e", "vllm_server_max_num_seqs=32"),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    windows = {gpu: down_windows(gpu, since) for gpu in GPUS}
+    assert all(len(w) == 1 for w in windows.values()), windows
+    (a_stop, a_start), (b_stop, b_start) = windows[GPUS[0]][0], windows[GPUS[1]][0]
+    assert a_start < b_stop or b_start < a_stop, f"both GPU hosts were down at once: {windows}"
+    gone = ", ".join(f"{gpu} {w[0][1] - w[0][0]:.1f} s" for gpu, w in windows.items())
+    ROWS.append((row, gone + " (never both)"))
+    assert "--max-num-seqs 32" in podman_exec(GPUS[0], "systemctl", "cat", "vllm").stdout
+    assert row.failed_raw == 0, row
+
+
+def _keys_changed(tmp: Path) -> Path:
+    """The inventory's developer keys with dev4 added and dev3 revoked, as extra vars."""
+    group_vars = yaml.safe_load((INVENTORY / "group_vars/all/main.yml").read_text())
+    keys = dict(group_vars["litellm_gateway_developer_keys"])
+    del keys["dev3"]
+    keys["dev4"] = {"sha256": hashlib.sha256(NEW_KEY.encode()).hexdigest(), "created": "2026-12-06"}
+    path = tmp / "keys.json"
+    path.write_text(json.dumps({"litellm_gateway_developer_keys": keys}))
+    return path
+
+
+def test_gateway_config_and_key_changes_fail_no_turn(paced, tmp_path) -> None:
+    """A LiteLLM config change, a key added and one revoked, on both gateways: LiteLLM is
+    reloaded worker by worker (its main process stays), no turn fails, raw; the new key
+    works and the revoked one is refused at once."""
+    from tests.hostbed.test_site_e2e import _post_messages
+
+    before = {gw: main_pid(gw, "litellm") for gw in ("ccprov-gw1", "ccprov-gw2")}
+    extra = _keys_changed(tmp_path)
+    change = ("-e", "litellm_gateway_cooldown_seconds=31", "-e", f"@{extra}")
+    row, proc = load(
+        "LiteLLM config changed, a key added, a key revoked (every gateway, rolling)",
+        lambda: site("--limit", "gateways", *change),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    ROWS.append((row, "none (workers replaced one at a time)"))
+    assert {gw: main_pid(gw, "litellm") for gw in before} == before  # reloaded, not restarted
+    config = podman_exec("ccprov-gw2", "cat", "/etc/litellm/config.yaml").stdout
+    assert re.search(r"cooldown_time: '?31'?$", config, re.M), config
+    assert _post_messages(NEW_KEY, GATEWAYS[1]) == 200
+    assert _post_messages(REVOKED_KEY, GATEWAYS[0]) == 401
+    assert row.failed_raw == 0, row
+
+
+def test_killed_vllm_fails_no_turn_after_retries(paced) -> None:
+    """kill -9 of vLLM: its streams in flight break (Claude Code retries them), new turns go
+    to the other host, systemd starts it again (RestartSec=10)."""
+
+    def kill() -> float:
+        start = time.monotonic()
+        podman_exec(GPUS[0], "systemctl", "kill", "-s", "KILL", "vllm")
+        time.sleep(1)
+        wait_healthy(GPUS[0])
+        return time.monotonic() - start
+
+    row, gone = load("kill -9 of vLLM on one GPU host", kill)
+    ROWS.append((row, f"{GPUS[0]} {gone:.0f} s (systemd restarts it)"))
+    assert row.failed == 0, row
+
+
+def test_a_hung_gpu_host_costs_a_turn_at_most_the_stream_timeout(paced) -> None:
+    """vLLM stopped dead (SIGSTOP): its socket still accepts, nothing answers. A turn sent
+    there waits STREAM_TIMEOUT, then LiteLLM retries it on the other host."""
+    pid = main_pid(GPUS[1], "vllm")
+
+    def hang() -> None:
+        podman_exec(GPUS[1], "kill", "-STOP", pid)
+        try:
+            time.sleep(STREAM_TIMEOUT * 2)
+        finally:
+            podman_exec(GPUS[1], "kill", "-CONT", pid)
+
+    row, _ = load("vLLM hung on one GPU host (accepts, never answers)", hang)
+    ROWS.append((row, f"{GPUS[1]} hung {STREAM_TIMEOUT * 2} s"))
+    assert row.failed == 0, row
+    # One attempt waits at most the stream timeout before the gateway moves it; a turn in
+    # flight when the host hung fails once and Claude Code's retry goes to the other host.
+    assert row.max_seconds <= 2 * STREAM_TIMEOUT + 10 * paced, row
+
+
+def test_redis_stopped_fails_no_turn(paced) -> None:
+    """The gateways' shared Redis (session pins, rate-limit counters) on the first gateway
+    stops: both gateways keep serving, each worker on its own state, and use it again."""
+
+    def outage() -> None:
+        podman_exec("ccprov-gw1", "systemctl", "stop", "redis-server")
+        try:
+            time.sleep(15)
+        finally:
+            podman_exec("ccprov-gw1", "systemctl", "start", "redis-server")
+
+    row, _ = load("Redis stopped for 15 s", outage)
+    ROWS.append((row, "Redis 15 s"))
+    assert row.failed_raw == 0, row
+    active = podman_exec("ccprov-gw1", "systemctl", "is-active", "redis-server", check=False)
+    assert active.stdout.strip() == "active"
