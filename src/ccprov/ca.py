@@ -103,6 +103,10 @@ def gateway_names(inventory: Path) -> list[str]:
             names += given
         else:
             names += [host.name, host.address]
+        # The gateways' shared address's name (litellm_gateway_vip_name, issue #29).
+        vip_name = host.variables.get("litellm_gateway_vip_name")
+        if isinstance(vip_name, str) and vip_name and "{{" not in vip_name:
+            names.append(vip_name)
     return names
 
 

@@ -60,6 +60,9 @@ def start(hosts: dict[str, str]) -> None:
             # Root on a real host may manage netfilter (the roles' port and egress allowlists).
             "--cap-add",
             "NET_ADMIN",
+            # And send VRRP (keepalived, the gateways' shared address).
+            "--cap-add",
+            "NET_RAW",
             # The run's wheel cache (tests/wheelhouse.sh), read-only, as in molecule.
             "--volume",
             f"{WHEELHOUSE}:/srv/ccprov-wheelhouse:ro",

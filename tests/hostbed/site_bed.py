@@ -25,6 +25,9 @@ HOSTS = {
 INVENTORY = REPO / "inventories/local"
 CA = INVENTORY / "ccprov-ca/ca.crt"
 GATEWAY_URL = "https://10.89.77.12"
+# The gateways' shared address (litellm_gateway_vip in inventories/local, keepalived).
+VIP = "10.89.77.20"
+VIP_URL = f"https://{VIP}"
 GATEWAYS = (GATEWAY_URL, "https://10.89.77.14")
 GPUS = ("ccprov-gpu1", "ccprov-gpu2")
 DEV_KEY = "sk-ccprov-dev-local-0123456789"

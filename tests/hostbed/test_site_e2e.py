@@ -32,6 +32,8 @@ from tests.hostbed.site_bed import (
     GPUS,
     HOSTS,
     INVENTORY,
+    VIP,
+    VIP_URL,
     podman_exec,
     recap,
     sh,
@@ -58,7 +60,10 @@ def test_site_deploys_all_three_tiers(deployed, hosts) -> None:
     assert "api_base: http://10.89.77.11:8000/v1" in config  # from the gpu_hosts group
     assert "api_base: http://10.89.77.15:8000/v1" in config
     env = podman_exec("ccprov-ws1", "cat", "/home/dev/.claude-backends.env").stdout
-    assert f'LOCAL_BASE_URL="{GATEWAY_URL}"' in env  # from the gateways group, over HTTPS
+    # The gateways' shared address (litellm_gateway_vip), over HTTPS; the first gateway holds it.
+    assert f'LOCAL_BASE_URL="{VIP_URL}"' in env
+    assert f"inet {VIP}/24" in podman_exec("ccprov-gw1", "ip", "-4", "addr", "show").stdout
+    assert f"inet {VIP}/" not in podman_exec("ccprov-gw2", "ip", "-4", "addr", "show").stdout
     assert 'LOCAL_CA_CERT="/home/dev/.config/ccprov/gateway-ca.pem"' in env
 
 

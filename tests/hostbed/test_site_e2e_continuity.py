@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,8 +32,12 @@ from tests.hostbed.site_bed import (
     GATEWAYS,
     GPUS,
     INVENTORY,
+    VIP,
+    VIP_URL,
     podman_exec,
+    sh,
     site,
+    wait_until_ready,
 )
 from tests.support.continuity import Row, during
 
@@ -63,8 +68,10 @@ def paced(deployed) -> Iterator[float]:
             print(f"<!-- {row.event}: {row.errors} -->")
 
 
-def load(event: str, action: Callable[[], Any], **kwargs: Any) -> tuple[Row, Any]:
-    return during(event, action, list(GATEWAYS), DEV_KEY, str(CA), **kwargs)
+def load(
+    event: str, action: Callable[[], Any], urls: tuple[str, ...] = GATEWAYS, **kwargs: Any
+) -> tuple[Row, Any]:
+    return during(event, action, list(urls), DEV_KEY, str(CA), **kwargs)
 
 
 def health(gpu: str) -> bool:
@@ -133,17 +140,26 @@ def _keys_changed(tmp: Path) -> Path:
     return path
 
 
-def test_gateway_config_and_key_changes_fail_no_turn(paced, tmp_path) -> None:
-    """A LiteLLM config change, a key added and one revoked, on both gateways: LiteLLM is
-    reloaded worker by worker (its main process stays), no turn fails, raw; the new key
-    works and the revoked one is refused at once."""
+def served_certificate(address: str) -> str:
+    return ssl.get_server_certificate((address, 443))
+
+
+def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path) -> None:
+    """A LiteLLM config change, a key added and one revoked, and the HTTPS certificate renewed,
+    on both gateways in one run: LiteLLM is reloaded worker by worker (its main process
+    stays), nginx reloads gracefully, no turn fails, raw; the new key works, the revoked one
+    is refused, the front serves a new certificate."""
     from tests.hostbed.test_site_e2e import _post_messages
 
     before = {gw: main_pid(gw, "litellm") for gw in ("ccprov-gw1", "ccprov-gw2")}
+    certificate = served_certificate("10.89.77.12")
     extra = _keys_changed(tmp_path)
     change = ("-e", "litellm_gateway_cooldown_seconds=31", "-e", f"@{extra}")
+    # Renew now: any certificate with fewer than 400 days left (all of them: 180).
+    change += ("-e", "litellm_gateway_tls_renew_days=400")
     row, proc = load(
-        "LiteLLM config changed, a key added, a key revoked (every gateway, rolling)",
+        "LiteLLM config changed, a key added and one revoked, certificate renewed "
+        "(every gateway, rolling)",
         lambda: site("--limit", "gateways", *change),
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -153,6 +169,7 @@ def test_gateway_config_and_key_changes_fail_no_turn(paced, tmp_path) -> None:
     assert re.search(r"cooldown_time: '?31'?$", config, re.M), config
     assert _post_messages(NEW_KEY, GATEWAYS[1]) == 200
     assert _post_messages(REVOKED_KEY, GATEWAYS[0]) == 401
+    assert served_certificate("10.89.77.12") != certificate
     assert row.failed_raw == 0, row
 
 
@@ -208,3 +225,35 @@ def test_redis_stopped_fails_no_turn(paced) -> None:
     assert row.failed_raw == 0, row
     active = podman_exec("ccprov-gw1", "systemctl", "is-active", "redis-server", check=False)
     assert active.stdout.strip() == "active"
+
+
+def holds_vip(gateway: str) -> bool:
+    return f"inet {VIP}/" in podman_exec(gateway, "ip", "-4", "addr", "show").stdout
+
+
+def test_the_gateway_holding_the_shared_address_stops(paced) -> None:
+    """The first gateway's host stops (its Redis, the shared one, with it): keepalived moves
+    the shared address to the other gateway within seconds; the developers' sessions, all
+    through that address, fail no turn after Claude Code's retries. The stopped gateway comes
+    back without taking the address again (nopreempt: that would cut the streams moved)."""
+    assert holds_vip("ccprov-gw1")
+
+    def stop_gateway() -> float:
+        start = time.monotonic()
+        sh("podman", "stop", "-t", "2", "ccprov-gw1")
+        while not holds_vip("ccprov-gw2"):
+            assert time.monotonic() - start < 30, "the shared address did not move"
+            time.sleep(0.5)
+        moved = time.monotonic() - start
+        time.sleep(10)  # turns through the other gateway meanwhile
+        return moved
+
+    try:
+        row, moved = load("the gateway holding the shared address stops", stop_gateway, (VIP_URL,))
+    finally:
+        sh("podman", "start", "ccprov-gw1")
+        wait_until_ready()  # the first gateway's own front
+    ROWS.append((row, f"address moved in {moved:.1f} s"))
+    assert row.failed == 0, row
+    time.sleep(5)
+    assert holds_vip("ccprov-gw2") and not holds_vip("ccprov-gw1")

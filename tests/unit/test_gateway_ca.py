@@ -297,3 +297,21 @@ def test_an_old_unconstrained_ca_is_reported(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["ca", "init", "-i", str(inventory)])
     assert result.exit_code == 0
     assert "no name constraints" in result.output and "ccprov ca rotate" in result.output
+
+
+def test_the_shared_address_name_is_permitted(tmp_path) -> None:
+    """litellm_gateway_vip_name (the gateways' keepalived address, issue #29) is a name the
+    certificates carry: `ccprov ca init` permits it with the gateways' own names."""
+    inventory = tmp_path / "inventories" / "prod"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(
+        "all:\n  children:\n    gateways:\n      hosts:\n"
+        "        gw1.corp.example.org: {ansible_host: 10.0.0.11}\n"
+    )
+    (inventory / "group_vars/gateways.yml").write_text(
+        "litellm_gateway_vip: 10.0.0.50/24\nlitellm_gateway_vip_name: llm.corp.example.org\n"
+    )
+    result = CliRunner().invoke(cli, ["ca", "init", "-i", str(inventory)])
+    assert result.exit_code == 0, result.output
+    permitted = ca.constraints(inventory / "ccprov-ca/ca.crt")
+    assert "llm.corp.example.org" in permitted and "gw1.corp.example.org" in permitted
