@@ -2,6 +2,7 @@
 replicas.
 
     .venv/bin/python -m bench.affinity [--sessions 20] [--turns 10] [--workers 4] [--save]
+    .venv/bin/python -m bench.affinity --only '4 replicas: affinity+redis'   (some rows only)
     .venv/bin/python -m bench --only affinity      (the same; both --save into README)
 
 20 simulated Claude Code sessions x 10 turns, streamed through the real pinned LiteLLM
@@ -18,8 +19,12 @@ stand-in tokens before the history; each turn adds a Read call and its result. S
 - `affinity+redis`: the same with redis_host/redis_port/redis_password, pins shared by all
   workers (a loopback redis-server started here);
 - `affinity+redis, no session header`: Claude Code's metadata.user_id only;
+- `affinity+redis, least-busy first pick`: routing_strategy least-busy (the fewest
+  requests in flight, counted in the Redis) picks a new session's replica;
 - `failover`: affinity+redis, one replica killed (SIGKILL) half-way; failed turns are
   those the client saw fail after LiteLLM's retries.
+Each gateway first serves 2 x workers first turns of a key no measured session uses (warm
+workers: a cold one takes seconds between picking a replica and sending to it).
 Hit rate = vllm:prefix_cache_hits / vllm:prefix_cache_queries summed over the replicas
 (/metrics); TTFT = client-side time to the first content_block_delta.
 """
@@ -284,6 +289,17 @@ def drive(
     return time.perf_counter() - started
 
 
+def warm_up(gateway: FleetGateway, key: str, n: int) -> None:
+    """N first turns at once under KEY: every worker serves one before the measured
+    sessions start (least-busy counts a request in flight only once it is sent)."""
+    warm = make_sessions(n, "warm-" + uuid.uuid4().hex[:8], [key] * n, True)
+    threads = [threading.Thread(target=stream_turn, args=(gateway.url, s)) for s in warm]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def measure(
     label: str,
     replicas: list[Replica],
@@ -343,16 +359,20 @@ def measure(
     return row
 
 
-def bench(sessions: int = 20, turns: int = 10, workers: int = 4) -> dict[str, Any]:
+def bench(
+    sessions: int = 20, turns: int = 10, workers: int = 4, only: list[str] | None = None
+) -> dict[str, Any]:
+    """The rows whose "N replicas: label" contains one of ONLY (all without it)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-affinity-"))
     # One developer (own key) per session, as the gateway's key hook knows them.
     keys = [
         f"sk-dev-{i:02d}-{hashlib.sha256(str(i).encode()).hexdigest()[:24]}"
         for i in range(sessions)
     ]
+    warm_key = f"sk-dev-warm-{hashlib.sha256(b'warm').hexdigest()[:24]}"
     developers = {
         f"dev{i:02d}": {"sha256": hashlib.sha256(k.encode()).hexdigest()}
-        for i, k in enumerate(keys)
+        for i, k in enumerate([*keys, warm_key])
     }
     redis: Redis | None = start_redis(tmp / "redis")
     rows: list[dict[str, Any]] = []
@@ -373,11 +393,22 @@ def bench(sessions: int = 20, turns: int = 10, workers: int = 4) -> dict[str, An
                     ("failover: affinity+redis, 1 of 4 killed", {"kill_half_way": True}),
                 ],
             ),
+            (
+                4,
+                "affinity+redis, least-busy",
+                {"redis": True, "routing_strategy": "least-busy"},
+                [("affinity+redis, least-busy first pick", {})],
+            ),
         ]
         for n, setting, opts, runs in plan:
+            runs = [r for r in runs if not only or any(s in f"{n} replicas: {r[0]}" for s in only)]
+            if not runs:
+                continue
             router: dict[str, Any] = {}
             if setting != "shuffle":
                 router = dict(AFFINITY)
+            if opts.get("routing_strategy"):
+                router["routing_strategy"] = opts["routing_strategy"]
             if opts.get("redis"):
                 if redis is None:
                     print(f"  {n} replicas, {setting}: skipped, no redis-server", flush=True)
@@ -402,6 +433,9 @@ def bench(sessions: int = 20, turns: int = 10, workers: int = 4) -> dict[str, An
                 for k, v in gateway.config["router_settings"].items()
             }
             try:
+                warm_up(gateway, warm_key, 2 * workers)
+                if redis is not None and opts.get("redis"):
+                    redis.cli("FLUSHALL")  # the warm-up's pins
                 for label, kwargs in runs:
                     rows.append(measure(label, replicas, gateway, sessions, turns, keys, **kwargs))
                 if redis is not None and opts.get("redis"):
@@ -426,8 +460,17 @@ def main() -> int:
     parser.add_argument(
         "--save", action="store_true", help="also put the figures in bench/README.md"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SUBSTRING",
+        help="run only the rows whose 'N replicas: label' contains SUBSTRING (repeatable),"
+        " e.g. '4 replicas: affinity+redis'",
+    )
     args = parser.parse_args()
-    result = bench(args.sessions, args.turns, args.workers)
+    if args.save and args.only:
+        parser.error("--save keeps only the rows measured: run the whole bench to save")
+    result = bench(args.sessions, args.turns, args.workers, args.only)
     print(report.affinity_table(result))
     if args.save:
         report.record(report.load(), "affinity", result)
