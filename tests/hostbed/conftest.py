@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import CLAUDE, REPO
 from tests.hostbed import hosts as testbed
 from tests.hostbed.site_bed import (
-    ALL_GATEWAYS_AT_ONCE,
+    ALL_AT_ONCE,
     BIN,
     HOSTS,
     INVENTORY,
@@ -51,9 +51,8 @@ def deployed(hosts) -> str:
     # re-run keeps it).
     ca = sh(str(BIN / "ccprov"), "ca", "init", "-i", str(INVENTORY), check=False)
     assert ca.returncode == 0, ca.stdout + ca.stderr
-    # The GPU hosts roll (the default: each started once, none refused for want of a serving
-    # peer on a fresh fleet); both gateways at once, for CI time: the gateways' rolling
-    # reload is test_site_e2e_continuity.py's.
-    proc = site(*ALL_GATEWAYS_AT_ONCE)
+    # A fresh fleet has nothing to keep serving: every host at once, for CI time. The rolling
+    # restarts and reloads are test_site_e2e_continuity.py's.
+    proc = site(*ALL_AT_ONCE)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return proc.stdout

@@ -28,14 +28,16 @@ GATEWAY_URL = "https://10.89.77.12"
 # The gateways' shared address (litellm_gateway_vip in inventories/local, keepalived).
 VIP = "10.89.77.20"
 VIP_URL = f"https://{VIP}"
+GATEWAY_HOSTS = {"ccprov-gw1": GATEWAY_URL, "ccprov-gw2": "https://10.89.77.14"}
 GATEWAYS = (GATEWAY_URL, "https://10.89.77.14")
 GPUS = ("ccprov-gpu1", "ccprov-gpu2")
 DEV_KEY = "sk-ccprov-dev-local-0123456789"
 BUSY_KEY = "sk-ccprov-rl-local-0123456789abcdef"  # rpm: 2 (inventories/local)
 
 
-# playbooks/gateways.yml rolls one gateway at a time by default; this runs both at once.
-ALL_GATEWAYS_AT_ONCE = ("-e", "ccprov_gateway_batch=100%")
+# playbooks/gpu_hosts.yml and gateways.yml roll one host at a time by default; this runs
+# every host at once (CI time), where the batches are not what a test is about.
+ALL_AT_ONCE = ("-e", "ccprov_gateway_batch=100%", "-e", "ccprov_gpu_batch=100%")
 
 
 def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -70,7 +72,7 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     return found
 
 
-def wait_until_ready(seconds: float = 180) -> None:
+def wait_until_ready(seconds: float = 180, url: str = GATEWAY_URL) -> None:
     """LiteLLM takes a while to start its workers; wait until the front's health path
     (LiteLLM's liveness) answers, then until a request is served."""
     deadline = time.monotonic() + seconds
@@ -78,7 +80,7 @@ def wait_until_ready(seconds: float = 180) -> None:
     while True:
         try:
             request = urllib.request.Request(
-                f"{GATEWAY_URL}/v1/models", headers={"Authorization": f"Bearer {DEV_KEY}"}
+                f"{url}/v1/models", headers={"Authorization": f"Bearer {DEV_KEY}"}
             )
             with urllib.request.urlopen(request, timeout=5, context=context):
                 return
@@ -86,3 +88,12 @@ def wait_until_ready(seconds: float = 180) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
+
+
+def vip_holders() -> list[str]:
+    """The gateways that have the shared address on an interface now (a stopped one has not)."""
+    return [
+        gateway
+        for gateway in GATEWAY_HOSTS
+        if f"inet {VIP}/" in podman_exec(gateway, "ip", "-4", "addr", "show", check=False).stdout
+    ]

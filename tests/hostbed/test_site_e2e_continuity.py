@@ -27,17 +27,18 @@ import pytest
 import yaml
 
 from tests.hostbed.site_bed import (
+    ALL_AT_ONCE,
     CA,
     DEV_KEY,
+    GATEWAY_HOSTS,
     GATEWAYS,
     GPUS,
     INVENTORY,
-    VIP,
     VIP_URL,
     podman_exec,
     sh,
     site,
-    wait_until_ready,
+    vip_holders,
 )
 from tests.support.continuity import Row, during
 
@@ -54,7 +55,7 @@ REVOKED_KEY = "sk-ccprov-dev3-local-0123456789abcdef"
 def paced(deployed) -> Iterator[float]:
     for gpu in GPUS:
         podman_exec(gpu, "sh", "-c", f"echo {PACE} > /etc/ccprov-standin-token-delay")
-    baseline, _ = load("nothing (baseline)", lambda: None, before=4.0, after=4.0)
+    baseline, _ = load("nothing (baseline)", lambda: None, before=3.0, after=3.0)
     ROWS.append((baseline, ""))
     assert baseline.turns > 0 and baseline.failed_raw == 0, baseline
     yield baseline.median_seconds
@@ -154,12 +155,13 @@ def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path
     before = {gw: main_pid(gw, "litellm") for gw in ("ccprov-gw1", "ccprov-gw2")}
     certificate = served_certificate("10.89.77.12")
     extra = _keys_changed(tmp_path)
-    change = ("-e", "litellm_gateway_cooldown_seconds=31", "-e", f"@{extra}")
+    # Both gateways at once (CI time): a reload cuts nothing whatever the batch.
+    change = ("-e", "litellm_gateway_cooldown_seconds=31", "-e", f"@{extra}", *ALL_AT_ONCE)
     # Renew now: any certificate with fewer than 400 days left (all of them: 180).
     change += ("-e", "litellm_gateway_tls_renew_days=400")
     row, proc = load(
         "LiteLLM config changed, a key added and one revoked, certificate renewed "
-        "(every gateway, rolling)",
+        "(both gateways at once)",
         lambda: site("--limit", "gateways", *change),
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -227,33 +229,33 @@ def test_redis_stopped_fails_no_turn(paced) -> None:
     assert active.stdout.strip() == "active"
 
 
-def holds_vip(gateway: str) -> bool:
-    return f"inet {VIP}/" in podman_exec(gateway, "ip", "-4", "addr", "show").stdout
-
-
 def test_the_gateway_holding_the_shared_address_stops(paced) -> None:
-    """The first gateway's host stops (its Redis, the shared one, with it): keepalived moves
-    the shared address to the other gateway within seconds; the developers' sessions, all
-    through that address, fail no turn after Claude Code's retries. The stopped gateway comes
-    back without taking the address again (nopreempt: that would cut the streams moved)."""
-    assert holds_vip("ccprov-gw1")
+    """The host of the gateway holding the shared address stops (with the first gateway, the
+    shared Redis too): keepalived moves the address to the other gateway within seconds; the
+    developers' sessions, all through that address, fail no turn after Claude Code's
+    retries. A turn in flight on the dead host hears nothing more (no reset from a host that
+    is gone): it waits for the client's read timeout, 60 s here (Claude Code's
+    API_TIMEOUT_MS: 600 s by default), then its retry goes to the other gateway. The host
+    is not started again (the fleet is removed after this test); nopreempt, which keeps a
+    returning gateway from taking the address back, is in tests/unit/test_gateway_vip_render.py."""
+    (holder,) = vip_holders()
+    (other,) = set(GATEWAY_HOSTS) - {holder}
 
     def stop_gateway() -> float:
         start = time.monotonic()
-        sh("podman", "stop", "-t", "2", "ccprov-gw1")
-        while not holds_vip("ccprov-gw2"):
+        sh("podman", "stop", "-t", "2", holder)
+        while vip_holders() != [other]:
             assert time.monotonic() - start < 30, "the shared address did not move"
             time.sleep(0.5)
         moved = time.monotonic() - start
-        time.sleep(10)  # turns through the other gateway meanwhile
+        time.sleep(5)  # turns through the other gateway meanwhile
         return moved
 
-    try:
-        row, moved = load("the gateway holding the shared address stops", stop_gateway, (VIP_URL,))
-    finally:
-        sh("podman", "start", "ccprov-gw1")
-        wait_until_ready()  # the first gateway's own front
+    row, moved = load(
+        "the gateway holding the shared address: its host stops",
+        stop_gateway,
+        (VIP_URL,),
+        read_timeout=60,
+    )
     ROWS.append((row, f"address moved in {moved:.1f} s"))
     assert row.failed == 0, row
-    time.sleep(5)
-    assert holds_vip("ccprov-gw2") and not holds_vip("ccprov-gw1")

@@ -109,8 +109,10 @@ class Sessions:
         count: int = 4,
         retries: int = 10,
         backoff_cap: float = 8.0,
+        read_timeout: float = 120.0,
     ) -> None:
         self.urls, self.key, self.retries, self.backoff_cap = urls, key, retries, backoff_cap
+        self.read_timeout = read_timeout
         self.context = ssl.create_default_context(cafile=ca_file)
         self.turns: list[Turn] = []
         self.lock = threading.Lock()
@@ -147,7 +149,9 @@ class Sessions:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=120, context=self.context) as response:
+            with urllib.request.urlopen(
+                request, timeout=self.read_timeout, context=self.context
+            ) as response:
                 text = read_turn(response)
         except urllib.error.HTTPError as exc:
             return f"HTTP {exc.code}: {exc.read()[:160]!r}"
@@ -210,13 +214,16 @@ def during(
     *,
     sessions: int = 4,
     retries: int = 10,
-    before: float = 3.0,
-    after: float = 5.0,
+    read_timeout: float = 120.0,
+    before: float = 2.0,
+    after: float = 3.0,
 ) -> tuple[Row, Any]:
     """Sessions run `before` seconds, through `action()`, and `after` seconds more; the row
     counts every turn started in that window, and the action's result comes back too."""
     since = time.monotonic()
-    with Sessions(urls, key, ca_file, count=sessions, retries=retries) as load:
+    with Sessions(
+        urls, key, ca_file, count=sessions, retries=retries, read_timeout=read_timeout
+    ) as load:
         time.sleep(before)
         result = action()
         time.sleep(after)
