@@ -46,6 +46,7 @@ pytestmark = pytest.mark.hostbed
 
 PACE = 0.3  # seconds between the stand-in's streamed events
 STREAM_TIMEOUT = 10  # litellm_gateway_stream_timeout in inventories/local
+COOLDOWN = 30  # litellm_gateway_cooldown_seconds (the role's default)
 ROWS: list[tuple[Row, str]] = []
 NEW_KEY = "sk-ccprov-dev4-local-0123456789abcdef"
 REVOKED_KEY = "sk-ccprov-dev3-local-0123456789abcdef"
@@ -113,7 +114,10 @@ def main_pid(host: str, unit: str) -> str:
 def test_rolling_vllm_change_fails_no_turn_and_keeps_a_host_up(paced) -> None:
     """A change of vLLM's flags on every GPU host (as a pin or weights revision change
     restarts them too): one host at a time, drained first; no turn fails, raw, and the two
-    hosts are never down at once (their vLLM stop and start times)."""
+    hosts are never down at once (their vLLM stop and start times). The second host drains
+    only once the gateways' cooldown of the first (30 s, from its drain's 503s) has ended
+    since it came back: draining it sooner left the gateways no host (a CI run saw 429 "No
+    deployments available" and the drain's 503 reach clients)."""
     since = time.time()
     row, proc = load(
         "vLLM flags changed on every GPU host (rolling, drained)",
@@ -124,6 +128,8 @@ def test_rolling_vllm_change_fails_no_turn_and_keeps_a_host_up(paced) -> None:
     assert all(len(w) == 1 for w in windows.values()), windows
     (a_stop, a_start), (b_stop, b_start) = windows[GPUS[0]][0], windows[GPUS[1]][0]
     assert a_start < b_stop or b_start < a_stop, f"both GPU hosts were down at once: {windows}"
+    first_back, second_stops = sorted([(a_start, b_stop), (b_start, a_stop)])[0]
+    assert second_stops - first_back >= COOLDOWN, f"drained within the cooldown: {windows}"
     gone = ", ".join(f"{gpu} {w[0][1] - w[0][0]:.1f} s" for gpu, w in windows.items())
     ROWS.append((row, gone + " (never both)"))
     assert "--max-num-seqs 32" in podman_exec(GPUS[0], "systemctl", "cat", "vllm").stdout
@@ -234,7 +240,7 @@ def test_the_gateway_holding_the_shared_address_stops(paced) -> None:
     shared Redis too): keepalived moves the address to the other gateway within seconds; the
     developers' sessions, all through that address, fail no turn after Claude Code's
     retries. A turn in flight on the dead host hears nothing more (no reset from a host that
-    is gone): it waits for the client's read timeout, 60 s here (Claude Code's
+    is gone): it waits for the client's read timeout, 30 s here (Claude Code's
     API_TIMEOUT_MS: 600 s by default), then its retry goes to the other gateway. The host
     is not started again (the fleet is removed after this test); nopreempt, which keeps a
     returning gateway from taking the address back, is in tests/unit/test_gateway_vip_render.py."""
@@ -255,7 +261,7 @@ def test_the_gateway_holding_the_shared_address_stops(paced) -> None:
         "the gateway holding the shared address: its host stops",
         stop_gateway,
         (VIP_URL,),
-        read_timeout=60,
+        read_timeout=30,
     )
     ROWS.append((row, f"address moved in {moved:.1f} s"))
     assert row.failed == 0, row
