@@ -19,6 +19,8 @@ import json
 import re
 import ssl
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -137,14 +139,27 @@ def test_rolling_vllm_change_fails_no_turn_and_keeps_a_host_up(paced) -> None:
 
 
 def _keys_changed(tmp: Path) -> Path:
-    """The inventory's developer keys with dev4 added and dev3 revoked, as extra vars."""
+    """The inventory's developer keys with dev4 added and dev3 revoked (as the role's README
+    says: `disabled: true`), as extra vars."""
     group_vars = yaml.safe_load((INVENTORY / "group_vars/all/main.yml").read_text())
     keys = dict(group_vars["litellm_gateway_developer_keys"])
-    del keys["dev3"]
+    keys["dev3"] = {**keys["dev3"], "disabled": True}
     keys["dev4"] = {"sha256": hashlib.sha256(NEW_KEY.encode()).hexdigest(), "created": "2026-12-06"}
     path = tmp / "keys.json"
     path.write_text(json.dumps({"litellm_gateway_developer_keys": keys}))
     return path
+
+
+def refusal(key: str, url: str) -> str:
+    """The body of the gateway's answer to KEY on /v1/models (a 401's reason)."""
+    request = urllib.request.Request(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(
+            request, timeout=30, context=ssl.create_default_context(cafile=str(CA))
+        ) as response:
+            return f"{response.status} {response.read().decode()}"
+    except urllib.error.HTTPError as error:
+        return f"{error.code} {error.read().decode()}"
 
 
 def served_certificate(address: str) -> str:
@@ -177,6 +192,7 @@ def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path
     assert re.search(r"cooldown_time: '?31'?$", config, re.M), config
     assert _post_messages(NEW_KEY, GATEWAYS[1]) == 200
     assert _post_messages(REVOKED_KEY, GATEWAYS[0]) == 401
+    assert "was revoked" in refusal(REVOKED_KEY, GATEWAYS[1])
     assert served_certificate("10.89.77.12") != certificate
     assert row.failed_raw == 0, row
 
