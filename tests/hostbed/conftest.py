@@ -12,9 +12,9 @@ from tests.conftest import CLAUDE, REPO
 from tests.hostbed import hosts as testbed
 from tests.hostbed.site_bed import (
     ALL_AT_ONCE,
-    BIN,
     HOSTS,
     INVENTORY,
+    ops_bin,
     podman_exec,
     sh,
     site,
@@ -49,7 +49,7 @@ def hosts() -> Iterator[dict[str, str]]:
 def deployed(hosts) -> str:
     # The private CA the gateway's certificate comes from, made as ops would (once; a
     # re-run keeps it).
-    ca = sh(str(BIN / "ccprov"), "ca", "init", "-i", str(INVENTORY), check=False)
+    ca = sh(str(ops_bin() / "ccprov"), "ca", "init", "-i", str(INVENTORY), check=False)
     assert ca.returncode == 0, ca.stdout + ca.stderr
     # A fresh fleet has nothing to keep serving: every host at once, for CI time. The rolling
     # restarts and reloads are test_site_e2e_continuity.py's.

@@ -3,6 +3,7 @@ addresses, and how the tests reach it (podman exec, ansible-playbook site.yml)."
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import ssl
@@ -48,11 +49,39 @@ def podman_exec(host: str, *command: str, check: bool = True) -> subprocess.Comp
     return sh("podman", "exec", host, *command, check=check)
 
 
+# The ops controller as the README sets it up: `./install.sh` (ccprov and ansible-core from
+# the hash lock, no other collection, no Galaxy) into its own venv and home; site.yml and
+# `ccprov ca init` run from it, with no test tool on the PATH (issue #31).
+OPS = REPO / ".cache/ops-controller"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@functools.cache
+def ops_bin() -> Path:
+    """The bin directory of a fresh `./install.sh` (re-run once per test run: it upgrades in
+    place, so the checkout's current code is what runs)."""
+    (OPS / "home").mkdir(parents=True, exist_ok=True)
+    env = {"PATH": SYSTEM_PATH, "HOME": str(OPS / "home"), "CCPROV_VENV": str(OPS / "venv")}
+    for name in ("PIP_CONFIG_FILE", "PIP_INDEX_URL", "PIP_CERT", "SSL_CERT_FILE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    proc = subprocess.run(["./install.sh"], cwd=REPO, env=env, text=True, capture_output=True)
+    assert proc.returncode == 0, f"./install.sh failed:\n{proc.stdout}\n{proc.stderr}"
+    return OPS / "venv/bin"
+
+
 def site(*extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
+    """The README's ops command, `ansible-playbook site.yml -i inventories/local`, with the
+    ansible-playbook ./install.sh installed, in the checkout."""
+    bin_dir = ops_bin()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "VIRTUAL_ENV"))},
+        "PATH": f"{bin_dir}:{SYSTEM_PATH}",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
     start = time.monotonic()
     proc = subprocess.run(
-        [str(BIN / "ansible-playbook"), "site.yml", "-i", str(INVENTORY), *extra],
+        [str(bin_dir / "ansible-playbook"), "site.yml", "-i", str(INVENTORY), *extra],
         cwd=REPO,
         env=env,
         text=True,
