@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccprov import envfile, probe
+from ccprov import envfile, probe, status_ollama
 from ccprov.errors import CcprovError
 
 
@@ -20,7 +20,12 @@ def describe(backend: envfile.Backend) -> tuple[bool, str]:
         if result.status is None and not result.detail.startswith(probe.TLS_PROBLEM_PREFIXES):
             return False, f"down: {result.detail}"
         return False, result.detail
-    if models and backend.model not in models:
+    listed_ok = (
+        status_ollama.serves(backend.model, models)
+        if backend.name == "ollama"
+        else backend.model in models
+    )
+    if models and not listed_ok:
         listed = ", ".join(models[:5])
         return (
             False,
@@ -57,6 +62,11 @@ class Report:
                 yield f"  {backend.name:<9} not configured"
                 continue
             ok, state = describe(backend)
+            if ok and backend.name == "ollama":
+                # A window too small for Claude Code answers, but cuts its prompt silently.
+                too_small, context = status_ollama.context_line(backend.base_url, backend.model)
+                state += f"\n              {context}"
+                ok = not too_small
             marker = "*" if backend.name == self.active else " "
             yield (
                 f"{marker} {backend.name:<9} {backend.base_url}  model {backend.model}"
