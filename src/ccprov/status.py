@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccprov import envfile, probe, status_ollama
+from ccprov import envfile, probe, status_lmstudio, status_ollama
 from ccprov.errors import CcprovError
 
 
@@ -33,6 +33,16 @@ def describe(backend: envfile.Backend) -> tuple[bool, str]:
             f" (has: {listed})",
         )
     return True, f"up ({result.latency_ms:.0f} ms), serves {backend.model}"
+
+
+def _context_line(backend: envfile.Backend) -> tuple[bool, str] | None:
+    """Servers on the workstation run the model with a window of their own, often too small
+    for Claude Code: Ollama then cuts the prompt silently, LM Studio refuses it."""
+    if backend.name == "ollama":
+        return status_ollama.context_line(backend.base_url, backend.model)
+    if backend.name == "lmstudio":
+        return status_lmstudio.context_line(backend.base_url, backend.model)
+    return None
 
 
 @dataclass
@@ -62,10 +72,10 @@ class Report:
                 yield f"  {backend.name:<9} not configured"
                 continue
             ok, state = describe(backend)
-            if ok and backend.name == "ollama":
-                # A window too small for Claude Code answers, but cuts its prompt silently.
-                too_small, context = status_ollama.context_line(backend.base_url, backend.model)
-                state += f"\n              {context}"
+            context = _context_line(backend) if ok else None
+            if context:
+                too_small, line = context
+                state += f"\n              {line}"
                 ok = not too_small
             marker = "*" if backend.name == self.active else " "
             yield (

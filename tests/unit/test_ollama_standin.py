@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.ollama_standin import Ollama, running_ollama
+from tests.support.ollama_standin import LocalServer, running_ollama
 
 SAY_OK = {
     "model": "devstral",
@@ -23,20 +23,20 @@ SAY_OK = {
 
 
 @pytest.fixture(scope="module")
-def ollama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ollama]:
+def ollama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     with running_ollama(tmp_path_factory.mktemp("ollama"), "--num-ctx", "65536") as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ollama]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """Nothing sets num_ctx and the GPU has under 23 GiB: Ollama's default of 4096."""
     with running_ollama(tmp_path_factory.mktemp("ollama-small")) as server:
         yield server
 
 
 def call(
-    server: Ollama, path: str, body: Any = None, method: str | None = None
+    server: LocalServer, path: str, body: Any = None, method: str | None = None
 ) -> tuple[int, str, str]:
     """(status, content type, body text)."""
     data = None if body is None else json.dumps(body).encode()
@@ -78,7 +78,9 @@ def events(text: str) -> list[tuple[str, dict[str, Any]]]:
         ),
     ],
 )  # fmt: skip
-def test_refuses_what_ollama_refuses(ollama: Ollama, change: dict[str, Any], message: str) -> None:
+def test_refuses_what_ollama_refuses(
+    ollama: LocalServer, change: dict[str, Any], message: str
+) -> None:
     status, ctype, text = call(ollama, "/v1/messages", {**SAY_OK, **change})
     assert status == 400 and ctype.startswith("application/json")
     body = json.loads(text)
@@ -88,7 +90,7 @@ def test_refuses_what_ollama_refuses(ollama: Ollama, change: dict[str, Any], mes
     assert re.fullmatch(r"req_[0-9a-f]{24}", body["request_id"])
 
 
-def test_takes_any_key_and_ignores_unknown_fields(ollama: Ollama) -> None:
+def test_takes_any_key_and_ignores_unknown_fields(ollama: LocalServer) -> None:
     """No key check on any route (docs/api/anthropic-compatibility.mdx:397); unknown JSON
     fields are dropped by Go's decoder (anthropic.go:67-82 has no context_management)."""
     body = {**SAY_OK, "context_management": {"edits": []}, "thinking": {"type": "adaptive"}}
@@ -101,7 +103,7 @@ def test_takes_any_key_and_ignores_unknown_fields(ollama: Ollama) -> None:
     assert reply["model"] == "devstral" and re.fullmatch(r"msg_[0-9a-f]{24}", reply["id"])
 
 
-def test_unknown_model_is_an_anthropic_404(ollama: Ollama) -> None:
+def test_unknown_model_is_an_anthropic_404(ollama: LocalServer) -> None:
     """ChatHandler's 404 (server/routes.go:2481-2491) through writeError."""
     status, _, text = call(ollama, "/v1/messages", {**SAY_OK, "model": "qwen3-coder"})
     assert status == 404
@@ -111,7 +113,7 @@ def test_unknown_model_is_an_anthropic_404(ollama: Ollama) -> None:
     }
 
 
-def test_no_count_tokens_route(ollama: Ollama) -> None:
+def test_no_count_tokens_route(ollama: LocalServer) -> None:
     """routes.go:1925-1926 registers /v1/messages only; gin answers the rest in plain
     text, 405 for a registered path with another method (HandleMethodNotAllowed, :1870)."""
     assert call(ollama, "/v1/messages/count_tokens?beta=true", SAY_OK)[::2] == (
@@ -121,7 +123,7 @@ def test_no_count_tokens_route(ollama: Ollama) -> None:
     assert call(ollama, "/v1/messages", method="GET")[::2] == (405, "405 method not allowed")
 
 
-def test_streamed_text_events(ollama: Ollama) -> None:
+def test_streamed_text_events(ollama: LocalServer) -> None:
     """StreamConverter.Process (anthropic.go:749-980): no ping; message_start carries the
     chars/4 estimate (:752-758, EstimateCountTokens :1095-1118), message_delta the count."""
     status, ctype, text = call(ollama, "/v1/messages", {**SAY_OK, "stream": True})
@@ -142,7 +144,7 @@ def test_streamed_text_events(ollama: Ollama) -> None:
     assert seen[4][1]["delta"] == {"stop_reason": "end_turn"}
 
 
-def test_streamed_tool_call_events(ollama: Ollama, tmp_path: Path) -> None:
+def test_streamed_tool_call_events(ollama: LocalServer, tmp_path: Path) -> None:
     """A tool call is one block: start with input {}, the whole arguments in one
     input_json_delta, stop (anthropic.go:861-932); ids are call_ + 8 (routes.go:2305-2312)."""
     read = {"name": "Read", "description": "Read a file", "input_schema": {
@@ -161,7 +163,7 @@ def test_streamed_tool_call_events(ollama: Ollama, tmp_path: Path) -> None:
     assert seen[-2][1]["delta"] == {"stop_reason": "tool_use"}
 
 
-def test_show_tags_and_ps(ollama: Ollama, small: Ollama) -> None:
+def test_show_tags_and_ps(ollama: LocalServer, small: LocalServer) -> None:
     """/api/show (routes.go:1396-1598): the GGUF's <arch>.context_length, the Modelfile's
     parameters as "%-30s %#v"; /api/tags and /v1/models list the full name (:latest,
     types/model/name.go:231-249); /api/ps the context a loaded model got (:2271-2303)."""
@@ -195,7 +197,7 @@ def test_the_window_comes_from_num_ctx_env_or_vram(tmp_path: Path) -> None:
 
 
 def test_a_small_window_loses_claude_codes_prompt_without_an_error(
-    ollama: Ollama, small: Ollama
+    ollama: LocalServer, small: LocalServer
 ) -> None:
     """Claude Code 2.1.331 sends [user, system] (its environment as a last system turn).
     chatPrompt (server/prompt.go:35-74) keeps system messages and the last message, dropping
@@ -220,7 +222,7 @@ def test_a_small_window_loses_claude_codes_prompt_without_an_error(
     assert not whole["truncated"] and whole["tools_seen"] == 6 and whole["system_kept"]
 
 
-def test_a_prompt_over_the_window_is_cut_from_the_front(small: Ollama) -> None:
+def test_a_prompt_over_the_window_is_cut_from_the_front(small: LocalServer) -> None:
     """The runner (llm/llama_server.go:279-319): still over num_ctx - 1 tokens after
     chatPrompt, it keeps num_keep (4, api/types.go:1102) + BOS tokens and the tail; the
     system prompt at the front is what goes."""

@@ -119,16 +119,16 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
 
         def _json(self, status: int, data: Any, **log: Any) -> None:
             body = (json.dumps(data, separators=(",", ":")) + "\n").encode()
+            self._log(status, **log)  # first: a client that has the answer finds its entry
             self._send(status, body, "application/json; charset=utf-8")
-            self._log(status, **log)
 
         def _gin_miss(self, known: bool) -> None:
             """gin.Default with HandleMethodNotAllowed (routes.go:1868-1870): 405 for a known
             path with another method, else 404; both plain text."""
             status = 405 if known else 404
             text = "405 method not allowed" if known else "404 page not found"
-            self._send(status, text.encode(), "text/plain")
             self._log(status)
+            self._send(status, text.encode(), "text/plain")
 
         def _route(self) -> str:
             return self.path.split("?", 1)[0]
@@ -136,8 +136,8 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = self._route()
             if path == "/":
-                self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
                 self._log(200)
+                self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
             elif path == "/api/version":
                 self._json(200, {"version": VERSION})
             elif path == "/api/tags":
@@ -405,10 +405,10 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                     },
                 },
             )
+            self._log(200, stream=True, **log)
             event("message_stop", {"type": "message_stop"})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-            self._log(200, stream=True, **log)
 
     return Handler
 
