@@ -4,12 +4,14 @@ addresses, and how the tests reach it (podman exec, ansible-playbook site.yml)."
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -126,3 +128,30 @@ def vip_holders() -> list[str]:
         for gateway in GATEWAY_HOSTS
         if f"inet {VIP}/" in podman_exec(gateway, "ip", "-4", "addr", "show", check=False).stdout
     ]
+
+
+def post_messages(key: str, gateway: str = GATEWAY_URL, session: str | None = None) -> int:
+    """One short /v1/messages turn with KEY through GATEWAY: its HTTP status."""
+    headers = {"X-Claude-Code-Session-Id": session} if session else {}
+    request = urllib.request.Request(
+        f"{gateway}/v1/messages",
+        data=json.dumps(
+            {
+                "model": "devstral",
+                "max_tokens": 8,
+                "messages": [{"role": "user", "content": "Say OK"}],
+            }
+        ).encode(),
+        headers={
+            **headers,
+            "Authorization": f"Bearer {key}",
+            "anthropic-version": "2023-06-01",
+            "Content-Type": "application/json",
+        },
+    )
+    context = ssl.create_default_context(cafile=str(CA))
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

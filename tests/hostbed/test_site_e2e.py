@@ -34,6 +34,7 @@ from tests.hostbed.site_bed import (
     INVENTORY,
     VIP_URL,
     podman_exec,
+    post_messages,
     recap,
     sh,
     site,
@@ -269,36 +270,10 @@ def test_front_serves_the_client_api_only_to_known_names(deployed, tmp_path) -> 
     assert sweep(DEV_KEY, "--host", "gateway.attacker.example") == set()
 
 
-def _post_messages(key: str, gateway: str = GATEWAY_URL, session: str | None = None) -> int:
-    headers = {"X-Claude-Code-Session-Id": session} if session else {}
-    request = urllib.request.Request(
-        f"{gateway}/v1/messages",
-        data=json.dumps(
-            {
-                "model": "devstral",
-                "max_tokens": 8,
-                "messages": [{"role": "user", "content": "Say OK"}],
-            }
-        ).encode(),
-        headers={
-            **headers,
-            "Authorization": f"Bearer {key}",
-            "anthropic-version": "2023-06-01",
-            "Content-Type": "application/json",
-        },
-    )
-    context = ssl.create_default_context(cafile=str(CA))
-    try:
-        with urllib.request.urlopen(request, timeout=60, context=context) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def test_rate_limit_holds_one_developer_while_another_is_served(deployed) -> None:
-    statuses = [_post_messages(BUSY_KEY) for _ in range(3)]
+    statuses = [post_messages(BUSY_KEY) for _ in range(3)]
     assert statuses[:2] == [200, 200] and statuses[2] == 429, statuses
-    assert _post_messages(DEV_KEY) == 200
+    assert post_messages(DEV_KEY) == 200
 
 
 def test_revoke_written_twice_within_one_timestamp_takes_effect(deployed) -> None:
@@ -323,10 +298,10 @@ def test_revoke_written_twice_within_one_timestamp_takes_effect(deployed) -> Non
 
     try:
         write(revoked)
-        assert _post_messages(DEV_KEY) == 401
+        assert post_messages(DEV_KEY) == 401
     finally:
         write(original)
-    assert _post_messages(DEV_KEY) == 200
+    assert post_messages(DEV_KEY) == 200
 
 
 SESSION_KEYS = (
@@ -353,7 +328,7 @@ def _session_turns(
     """TURNS turns of one session, alternating between the two gateways: statuses and the
     requests each of GPUS served meanwhile."""
     before = _served(gpus)
-    statuses = [_post_messages(key, GATEWAYS[turn % 2], session=session) for turn in range(turns)]
+    statuses = [post_messages(key, GATEWAYS[turn % 2], session=session) for turn in range(turns)]
     after = _served(gpus)
     return statuses, {gpu: after[gpu] - before[gpu] for gpu in gpus}
 

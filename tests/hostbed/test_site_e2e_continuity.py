@@ -38,6 +38,7 @@ from tests.hostbed.site_bed import (
     INVENTORY,
     VIP_URL,
     podman_exec,
+    post_messages,
     sh,
     site,
     vip_holders,
@@ -171,8 +172,6 @@ def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path
     on both gateways in one run: LiteLLM is reloaded worker by worker (its main process
     stays), nginx reloads gracefully, no turn fails, raw; the new key works, the revoked one
     is refused, the front serves a new certificate."""
-    from tests.hostbed.test_site_e2e import _post_messages
-
     before = {gw: main_pid(gw, "litellm") for gw in ("ccprov-gw1", "ccprov-gw2")}
     certificate = served_certificate("10.89.77.12")
     extra = _keys_changed(tmp_path)
@@ -190,8 +189,8 @@ def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path
     assert {gw: main_pid(gw, "litellm") for gw in before} == before  # reloaded, not restarted
     config = podman_exec("ccprov-gw2", "cat", "/etc/litellm/config.yaml").stdout
     assert re.search(r"cooldown_time: '?31'?$", config, re.M), config
-    assert _post_messages(NEW_KEY, GATEWAYS[1]) == 200
-    assert _post_messages(REVOKED_KEY, GATEWAYS[0]) == 401
+    assert post_messages(NEW_KEY, GATEWAYS[1]) == 200
+    assert post_messages(REVOKED_KEY, GATEWAYS[0]) == 401
     assert "was revoked" in refusal(REVOKED_KEY, GATEWAYS[1])
     assert served_certificate("10.89.77.12") != certificate
     assert row.failed_raw == 0, row
