@@ -544,6 +544,323 @@ def _cc_schema(ctx: Context) -> None:
     _claude_code(ctx, "CC_SCHEMA_OK", change)
 
 
+# --- Tool-calling corners reported against this chain (issue #30) -------------------------
+CONFIGURE = {
+    "name": "Configure",
+    "description": "Sets how a job runs.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer", "minimum": 3},
+            "verbose": {"type": "boolean"},
+            "options": {
+                "type": "object",
+                "properties": {
+                    "depth": {"type": "integer", "minimum": 2},
+                    "label": {"type": "string"},
+                },
+                "required": ["depth", "label"],
+            },
+        },
+        "required": ["count", "verbose", "options"],
+    },
+}
+PATHS = ("/srv/conformance/a.txt", "/srv/conformance/b.txt")
+
+
+def _read_tool(ctx: Context) -> dict[str, Any]:
+    tool: dict[str, Any] = ctx.fixture("tool_request.json")["body"]["tools"][0]
+    return tool
+
+
+def _tool_body(ctx: Context, prompt: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "max_tokens": 256,
+        "tools": [_read_tool(ctx)],
+        "messages": [{"role": "user", "content": prompt}],
+        **extra,
+    }
+
+
+def _blocks_of(answer: Streamed | dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    if isinstance(answer, Streamed):
+        return answer.tool_uses if kind == "tool_use" else []
+    return [b for b in answer.get("content") or [] if b.get("type") == kind]
+
+
+def _answer_tools(
+    ctx: Context, body: dict[str, Any], assistant: list[dict[str, Any]], results: list[str]
+) -> Streamed:
+    """BODY's conversation, then ASSISTANT's blocks, then one tool_result per tool_use with
+    RESULTS in order, all in one user turn; the streamed answer."""
+    calls = [b for b in assistant if b.get("type") == "tool_use"]
+    body = copy.deepcopy(body)
+    body["messages"] += [
+        {"role": "assistant", "content": assistant},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": call["id"], "content": result}
+                for call, result in zip(calls, results, strict=True)
+            ],
+        },
+    ]
+    body.pop("tool_choice", None)
+    return _stream(ctx.messages({**body, "stream": True}))
+
+
+def _as_block(tool: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tool_use", "id": tool["id"], "name": tool["name"], "input": tool["input"]}
+
+
+@check("tool-calls-parallel-stream")
+def _parallel(ctx: Context) -> None:
+    """Two calls in one streamed turn (indexes, ids and inputs kept apart), answered
+    together in one user turn: parallel calls are where streamed tool translation has
+    broken across engines (issue #30's list; vLLM's Mistral parser streams each call from
+    its own index)."""
+    body = _tool_body(ctx, f"Read {PATHS[0]} and {PATHS[1]}, both at once.")
+    answer = _stream(ctx.messages({**body, "stream": True}))
+    tools = answer.tool_uses
+    _expect(len(tools) == 2, f"{len(tools)} tool_use blocks, expected 2")
+    _expect(all("input_error" not in t for t in tools), str([t.get("input_error") for t in tools]))
+    inputs = [t.get("input", {}).get("file_path") for t in tools]
+    _expect(inputs == list(PATHS), f"inputs {inputs}")
+    _expect(len({t.get("id") for t in tools}) == 2, "the two calls share an id")
+    _expect(answer.stop_reason == "tool_use", f"stop_reason {answer.stop_reason!r}")
+    reply = _answer_tools(
+        ctx, body, [_as_block(t) for t in tools], ["alpha says one", "beta says two"]
+    )
+    _expect(
+        "alpha says one" in reply.text and "beta says two" in reply.text,
+        f"the reply does not quote both results: {reply.text[:80]!r}",
+    )
+
+
+@check("text-then-tool-call-stream")
+def _text_then_call(ctx: Context) -> None:
+    """Text, then a tool call in the same streamed turn: the text block comes first and
+    holds the words, the turn stops with tool_use, no empty text block (LiteLLM issue 34692:
+    end_turn and a spurious empty text block when a turn holds a tool call)."""
+    body = _tool_body(ctx, f"Explain what you will do, then read {PATHS[0]}.")
+    events = _ok(ctx.messages({**body, "stream": True})).events()
+    problems = stream_problems(events)
+    _expect(not problems, "; ".join(problems[:3]))
+    answer = assemble(events)
+    kinds = [
+        (d.get("content_block") or {}).get("type")
+        for _, d in events
+        if d.get("type") == "content_block_start"
+    ]
+    _expect(kinds[:1] == ["text"] and "tool_use" in kinds, f"blocks {kinds}")
+    texts = _text_blocks(events)
+    _expect(all(t.strip() for t in texts), f"an empty text block among {texts}")
+    _expect(len(answer.tool_uses) == 1, f"{len(answer.tool_uses)} tool_use blocks")
+    _expect(answer.stop_reason == "tool_use", f"stop_reason {answer.stop_reason!r}")
+    ctx.cache["text-then-call"] = (body, answer)
+
+
+def _text_blocks(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    texts: dict[int, str] = {}
+    for _, data in events:
+        if data.get("type") == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "text":
+                texts[data["index"]] = str(block.get("text", ""))
+        elif data.get("type") == "content_block_delta" and data.get("index") in texts:
+            texts[data["index"]] += str((data.get("delta") or {}).get("text", ""))
+    return list(texts.values())
+
+
+@check("text-then-tool-call-replayed")
+def _text_then_call_replayed(ctx: Context) -> None:
+    """That turn (text and tool_use in one assistant message) replayed in the history with
+    its result: the Mistral API refuses an assistant message holding both content and
+    tool_calls with 422 (github/copilot-cli#4884), so a translating layer must split it."""
+    if "text-then-call" not in ctx.cache:
+        _text_then_call(ctx)
+    body, answer = ctx.cache["text-then-call"]
+    assistant = [
+        {"type": "text", "text": answer.text},
+        *[_as_block(t) for t in answer.tool_uses],
+    ]
+    reply = _answer_tools(ctx, body, assistant, ["gamma says three"])
+    _expect("gamma says three" in reply.text, f"reply {reply.text[:80]!r}")
+    _expect(reply.stop_reason == "end_turn", f"stop_reason {reply.stop_reason!r}")
+
+
+@check("tool-choice-any")
+def _choice_any(ctx: Context) -> None:
+    """`tool_choice: any` makes a tool call even when the words ask for none (Claude Code's
+    structured-output and agent calls use it; issue #30's list)."""
+    body = _tool_body(ctx, "Say CHOICE_ANY", tool_choice={"type": "any"})
+    message = _ok(ctx.messages(body)).json()
+    tools = _blocks_of(message, "tool_use")
+    _expect(len(tools) >= 1, f"no tool_use: {_text_of(message)[:60]!r}")
+    _expect(tools[0].get("name") == "Read", f"tool {tools[0].get('name')!r}")
+    _expect(message.get("stop_reason") == "tool_use", f"stop_reason {message.get('stop_reason')!r}")
+
+
+@check("tool-choice-none")
+def _choice_none(ctx: Context) -> None:
+    """`tool_choice: none` answers in text although the words ask for a tool."""
+    body = _tool_body(ctx, f"Read {PATHS[0]}.", tool_choice={"type": "none"})
+    message = _ok(ctx.messages(body)).json()
+    _expect(not _blocks_of(message, "tool_use"), "a tool_use despite tool_choice none")
+    _expect(bool(_text_of(message).strip()), "no text")
+    _expect(message.get("stop_reason") == "end_turn", f"stop_reason {message.get('stop_reason')!r}")
+
+
+@check("tool-choice-disable-parallel")
+def _choice_no_parallel(ctx: Context) -> None:
+    """`disable_parallel_tool_use: true` allows one call per turn."""
+    body = _tool_body(
+        ctx,
+        f"Read {PATHS[0]} and {PATHS[1]}, both at once.",
+        tool_choice={"type": "auto", "disable_parallel_tool_use": True},
+    )
+    message = _ok(ctx.messages(body)).json()
+    tools = _blocks_of(message, "tool_use")
+    _expect(len(tools) <= 1, f"{len(tools)} tool_use blocks despite disable_parallel_tool_use")
+
+
+def _typed(tool_input: Any) -> str:
+    """What is wrong with Configure's arguments' types (empty: nothing)."""
+    if not isinstance(tool_input, dict):
+        return f"input {tool_input!r} is not an object"
+    options = tool_input.get("options")
+    wrong = [
+        name
+        for name, ok in (
+            ("count", type(tool_input.get("count")) is int),
+            ("verbose", type(tool_input.get("verbose")) is bool),
+            ("options", isinstance(options, dict)),
+            ("options.depth", isinstance(options, dict) and type(options.get("depth")) is int),
+            ("options.label", isinstance(options, dict) and isinstance(options.get("label"), str)),
+        )
+        if not ok
+    ]
+    return f"wrong types for {wrong} in {json.dumps(tool_input)[:100]}" if wrong else ""
+
+
+@check("tool-arguments-typed")
+def _typed_arguments(ctx: Context) -> None:
+    """Integer, boolean and nested-object arguments arrive typed, streamed and not: vLLM's
+    Mistral parser failed on integer arguments when streaming (vllm-project/vllm#13622)."""
+    body = {
+        "max_tokens": 256,
+        "tools": [CONFIGURE],
+        "tool_choice": {"type": "any"},
+        "messages": [{"role": "user", "content": "Configure the nightly job."}],
+    }
+    streamed = _stream(ctx.messages({**body, "stream": True}))
+    _expect(len(streamed.tool_uses) == 1, f"streamed: {len(streamed.tool_uses)} tool_use blocks")
+    tool = streamed.tool_uses[0]
+    _expect("input_error" not in tool, f"streamed: {tool.get('input_error')}")
+    problem = _typed(tool.get("input"))
+    _expect(not problem, f"streamed: {problem}")
+    message = _ok(ctx.messages(body)).json()
+    tools = _blocks_of(message, "tool_use")
+    _expect(len(tools) == 1, f"non-streamed: {len(tools)} tool_use blocks")
+    problem = _typed(tools[0].get("input"))
+    _expect(not problem, f"non-streamed: {problem}")
+
+
+def _tool_result_turn(ctx: Context, content: Any, is_error: bool = False) -> Streamed:
+    body = _tool_body(ctx, f"Read {PATHS[0]}.")
+    call = {
+        "type": "tool_use",
+        "id": LONG_TOOL_ID,
+        "name": "Read",
+        "input": {"file_path": PATHS[0]},
+    }
+    result: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": LONG_TOOL_ID,
+        "content": content,
+    }
+    if is_error:
+        result["is_error"] = True
+    body["messages"] += [
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
+    ]
+    return _stream(ctx.messages({**body, "stream": True}))
+
+
+@check("tool-result-array-is-error")
+def _result_error(ctx: Context) -> None:
+    """A tool_result whose content is a list of blocks and which carries is_error, as
+    Claude Code sends a failed tool (issue #30's list)."""
+    content = [{"type": "text", "text": "Error: no such file, the path is wrong"}]
+    reply = _tool_result_turn(ctx, content, is_error=True)
+    _expect("no such file" in reply.text, f"reply {reply.text[:80]!r}")
+
+
+@check("tool-result-image")
+def _result_image(ctx: Context) -> None:
+    """A tool_result holding text and an image, as Claude Code's Read returns a screenshot
+    (issue #27/#30): vLLM refuses the image for a text-only model, the gateway's
+    litellm_gateway_text_only rewrite turns it into a note, so the text still arrives."""
+    png = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
+        "awAAAABJRU5ErkJggg=="
+    )
+    content = [
+        {"type": "text", "text": "screenshot caption: the build is green"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+    ]
+    reply = _tool_result_turn(ctx, content)
+    _expect("the build is green" in reply.text, f"reply {reply.text[:80]!r}")
+
+
+@check("stop-sequences")
+def _stop_sequences(ctx: Context) -> None:
+    """`stop_sequences` cut the answer before the sequence and say so, streamed and not:
+    LiteLLM's /v1/messages has dropped them (BerriAI/litellm#33075, #37118), and servers
+    have reported end_turn for a stop sequence."""
+    body = {**_say("ALPHA_STOP_BETA"), "stop_sequences": ["_STOP"]}
+    message = _ok(ctx.messages(body)).json()
+    _expect(_text_of(message) == "ALPHA", f"non-streamed text {_text_of(message)[:40]!r}")
+    _expect(
+        message.get("stop_reason") == "stop_sequence" and message.get("stop_sequence") == "_STOP",
+        f"non-streamed stop {message.get('stop_reason')!r} {message.get('stop_sequence')!r}",
+    )
+    events = _ok(ctx.messages({**body, "stream": True})).events()
+    answer = assemble(events)
+    _expect(answer.text == "ALPHA", f"streamed text {answer.text[:40]!r}")
+    deltas = [d.get("delta") or {} for _, d in events if d.get("type") == "message_delta"]
+    stop = deltas[-1] if deltas else {}
+    _expect(
+        stop.get("stop_reason") == "stop_sequence" and stop.get("stop_sequence") == "_STOP",
+        f"streamed stop {stop.get('stop_reason')!r} {stop.get('stop_sequence')!r}",
+    )
+
+
+@check("non-stream-fields")
+def _non_stream_fields(ctx: Context) -> None:
+    """Every field of a non-streamed Message, `stop_sequence` present even when null: SDKs
+    that validate the reply refuse it otherwise (ogx-ai/ogx#5521; vLLM omits it,
+    vllm-project/vllm#56371)."""
+    message = _ok(ctx.messages(_say("FIELDS_OK"))).json()
+    missing = [
+        k
+        for k in ("id", "type", "role", "content", "model", "stop_reason", "stop_sequence", "usage")
+        if k not in message
+    ]
+    _expect(not missing, f"fields missing: {missing}")
+    _expect(
+        message["type"] == "message" and message["role"] == "assistant",
+        f"type/role {message['type']!r}/{message['role']!r}",
+    )
+    _expect(message["stop_sequence"] is None, f"stop_sequence {message['stop_sequence']!r}")
+    usage = message["usage"] or {}
+    _expect(
+        type(usage.get("input_tokens")) is int and type(usage.get("output_tokens")) is int,
+        f"usage {usage}",
+    )
+
+
 @check("count-tokens")
 def _count_tokens(ctx: Context) -> None:
     def count(text: str) -> int:

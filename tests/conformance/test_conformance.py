@@ -18,9 +18,28 @@ from tests.e2e.conftest import unit_environment
 pytestmark = pytest.mark.slow
 
 # What the gateway adds over vLLM itself: the developer's key either way (vLLM takes Bearer
-# only), its own 401s, and dropping a thinking budget (vLLM refuses one when served without
-# a reasoning parser, as Devstral is).
-GATEWAY_ONLY = {"key-as-x-api-key", "wrong-key-401", "claude-code-thinking-budget"}
+# only), its own 401s, dropping a thinking budget (vLLM refuses one when served without
+# a reasoning parser, as Devstral is), images in a tool result as text notes (Devstral is
+# text-only: ccprov_text_only.py) and a non-streamed reply's stop_sequence (vLLM 0.33 leaves
+# it out when null: ccprov_anthropic_fields.py).
+GATEWAY_ONLY = {
+    "key-as-x-api-key",
+    "wrong-key-401",
+    "claude-code-thinking-budget",
+    "tool-result-image",
+    "non-stream-fields",
+}
+# What vLLM refuses or leaves out itself, and the gateway fixes (see GATEWAY_ONLY).
+DIRECT_FAILS = sorted(GATEWAY_ONLY - {"wrong-key-401"})
+# Checks a route cannot pass whatever the gateway's settings: (route, check) -> why.
+ROUTE_LIMITS = {
+    ("chat_completions", "stop-sequences"): (
+        "LiteLLM 1.106.2 translates every chat finish_reason `stop` to end_turn and sets "
+        "stop_sequence null (llms/anthropic/pass_through/adapters/transformation.py:1433-1443, "
+        ":1610), so which sequence stopped the reply is lost (the text is still cut there); "
+        "the messages route, the default, reports it"
+    ),
+}
 
 _results: dict[str, dict[str, conformance.Result]] = {}
 
@@ -38,6 +57,9 @@ def results_for(route: str, gateway) -> dict[str, conformance.Result]:
 def test_check(route_gateway, name: str) -> None:
     route, gateway = route_gateway
     result = results_for(route, gateway)[name]
+    if (route, name) in ROUTE_LIMITS:
+        assert not result.ok, f"[{route}] {name} passes now: take it off ROUTE_LIMITS"
+        pytest.xfail(ROUTE_LIMITS[route, name])
     assert result.ok, f"[{route}] {result.line()}\n{gateway.log.read_text()[-1500:]}"
 
 
@@ -47,11 +69,13 @@ def test_check_direct_against_the_standin(baseline, name: str) -> None:
     assert result.ok, f"[stand-in, direct] {result.line()}"
 
 
-@pytest.mark.parametrize("name", ["key-as-x-api-key", "claude-code-thinking-budget"])
+@pytest.mark.parametrize("name", DIRECT_FAILS)
 def test_direct_the_standin_refuses_what_the_gateway_fixes(baseline, name: str) -> None:
     """Like vLLM 0.33: its Anthropic endpoint takes the key as Bearer only (vllm issue
-    51572), and a thinking budget without a reasoning parser is an error. Through the
-    gateway both pass (test_check): the role's drop list and key hook are what fix them."""
+    51572), a thinking budget without a reasoning parser is an error, an image is refused
+    by a text-only model, and a non-streamed reply has no stop_sequence when it is null
+    (vllm#56371). Through the gateway all pass (test_check): the role's drop list, key
+    hook and callbacks are what fix them."""
     assert not baseline[name].ok
 
 

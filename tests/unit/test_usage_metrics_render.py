@@ -67,8 +67,12 @@ def defaults(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_config_loads_the_usage_callback_and_prometheus(with_metrics, defaults) -> None:
     settings = yaml.safe_load(with_metrics["config.yaml"])["litellm_settings"]
     # The request rewrites first: text-only blocks (litellm_gateway_text_only), then the
-    # output ceiling (litellm_gateway_max_tokens).
-    rewrites = ["ccprov_text_only.text_only_blocks", "ccprov_output_cap.output_cap"]
+    # output ceiling (litellm_gateway_max_tokens), then the Anthropic fields (always).
+    rewrites = [
+        "ccprov_text_only.text_only_blocks",
+        "ccprov_output_cap.output_cap",
+        "ccprov_anthropic_fields.anthropic_fields",
+    ]
     assert settings["callbacks"] == [*rewrites, "ccprov_usage.usage_logger", "prometheus"]
     assert settings["require_auth_for_metrics_endpoint"] is False
     assert yaml.safe_load(defaults["config.yaml"])["litellm_settings"]["callbacks"] == [

@@ -104,6 +104,20 @@ def test_the_hook_rewrites_by_call_type(call_type: str, anthropic: bool | None) 
         assert out["messages"] is messages
 
 
+def test_disabled_parallel_use_reaches_the_api_as_parallel_tool_calls_false() -> None:
+    choice = {"type": "auto", "disable_parallel_tool_use": True}
+    data = {"model": "devstral-medium", "messages": [], "tool_choice": choice}
+    out = asyncio.run(
+        vibe.mistral_shapes.async_pre_call_hook(None, None, data, "anthropic_messages")
+    )
+    assert out["parallel_tool_calls"] is False
+    plain = {"model": "devstral-medium", "messages": [], "tool_choice": {"type": "auto"}}
+    out = asyncio.run(
+        vibe.mistral_shapes.async_pre_call_hook(None, None, dict(plain), "anthropic_messages")
+    )
+    assert "parallel_tool_calls" not in out
+
+
 class Headers(dict):
     def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)

@@ -17,6 +17,12 @@ but not these two, which the API refuses and Claude Code sends:
   the API takes an assistant turn after an assistant turn (mistral_common's
   _validate_message_order), so nothing of the conversation is lost.
 
+- `tool_choice.disable_parallel_tool_use`, which LiteLLM's Anthropic-to-chat translation loses
+  (llms/anthropic/pass_through/adapters/transformation.py:764-780): the flag becomes
+  `parallel_tool_calls: false`, which LiteLLM copies into the chat request and the API takes
+  (mistralai 3.7.0 models/chatcompletionrequest.py), as the gateway's
+  ccprov_anthropic_fields.py does.
+
 It runs in async_pre_call_hook (LiteLLM proxy/utils.py, ProxyLogging.pre_call_hook): on
 /v1/messages with call_type `anthropic_messages` and the Anthropic-shaped body, before
 LiteLLM translates it; on /v1/chat/completions with `acompletion`, OpenAI-shaped. Requests
@@ -133,6 +139,9 @@ class MistralShapes(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (unt
         kind = str(getattr(call_type, "value", call_type))
         if "messages" in data and kind in ("anthropic_messages", "aanthropic_messages"):
             data["messages"], _ = rewrite(data["messages"], anthropic=True)
+            choice = data.get("tool_choice")
+            if isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True:
+                data.setdefault("parallel_tool_calls", False)
         elif "messages" in data and kind in ("completion", "acompletion"):
             data["messages"], _ = rewrite(data["messages"], anthropic=False)
         return data

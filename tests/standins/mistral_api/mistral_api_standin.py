@@ -381,6 +381,15 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
                 for s in turn
                 if s.tool
             ]
+            if body.get("parallel_tool_calls") is False:
+                calls = calls[:1]  # the spec's parallel_tool_calls (chatcompletionrequest.py)
+            stops = body.get("stop") or []
+            stops = [stops] if isinstance(stops, str) else stops
+            hits = [text.find(s) for s in stops if s and s in text]
+            if hits:
+                # `stop` ends the generation where the sequence starts (not returned), so
+                # no call is written after it.
+                text, calls = text[: min(hits)], []
             pieces = canned.tokenize(text)
             used = len(pieces) + count_tokens([c["function"] for c in calls])
             finish = "tool_calls" if calls else "stop"
@@ -432,7 +441,9 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
             for piece in pieces:
                 send({"content": piece})
             if calls:
-                send({"tool_calls": calls})  # Mistral sends each call whole, in one delta
+                # Mistral sends each call whole, in one delta; each with its `index`
+                # (models/toolcall.py: ToolCall.index), which clients assemble calls by.
+                send({"tool_calls": [{**c, "index": i} for i, c in enumerate(calls)]})
             send({"content": ""}, finish, usage=usage)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
