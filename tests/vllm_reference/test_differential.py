@@ -70,6 +70,23 @@ def tool_turn(result: Any, tool_id: str = "toolu_01D7FLrfh4GYq7yT1ULFeyMV") -> l
     ]
 
 
+SIGNATURE = "EqQBCkYIBxgCKkBd0nX8sDv1cP2Wq6nSx9tfx3Lrb0kqk0c1Zk4m0c7Q5Qy3+4w1m3LZyq0bYfJ0Lw=="
+REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5"}
+
+
+def assistant(content: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": content}
+
+
+def cloud_turns(thinking: str = "Read it first.") -> list[dict[str, Any]]:
+    """A Read round trip as Anthropic's cloud answered it, then its redacted last answer."""
+    [ask, call, result] = tool_turn(
+        [{"type": "text", "text": "1\tkeys rotate", "cache_control": {"type": "ephemeral"}}]
+    )
+    call["content"].insert(0, {"type": "thinking", "thinking": thinking, "signature": SIGNATURE})
+    return [ask, call, result, assistant([REDACTED, {"type": "text", "text": "They rotate."}])]
+
+
 @dataclass
 class Case:
     name: str
@@ -168,6 +185,20 @@ CASES = [
         tools=[OPENAI_READ],
         tool_choice={"type": "function", "function": {"name": "Read"}},
         messages=[user("Say OK")],
+    ),
+    # History from a session begun on Anthropic's cloud (issue #30 item 2; the e2e is
+    # tests/conformance/test_resumed_cloud_session.py): thinking with a signature (display
+    # omitted: empty text), redacted_thinking, a toolu_ id, cache_control in a result.
+    msg("cloud-history", tools=[READ], messages=[*cloud_turns(), user("Say CLOUD_OK")]),
+    msg(
+        "cloud-history-omitted-thinking",
+        stream=True,
+        tools=[READ],
+        messages=[*cloud_turns(thinking=""), user("Say CLOUD_OK")],
+    ),
+    msg(
+        "cloud-history-only-redacted",  # an assistant turn with nothing else: 400 in both
+        messages=[user("Hi"), assistant([REDACTED]), user("Say CLOUD_OK")],
     ),
     # Error cases.
     msg("image-in-user", messages=[user([IMAGE, {"type": "text", "text": "Say OK"}])]),
