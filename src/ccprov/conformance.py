@@ -2,14 +2,17 @@
 
 Each check sends real requests to a live gateway (or any Anthropic-compatible backend) and
 validates the content of the answers: the streamed event grammar, streamed against
-non-streamed text, tool calls and their round trip, cut-offs, errors, Claude Code's own
+non-streamed text, tool calls and their round trip, the tool-calling corners reported
+against this chain (each check cites its report), cut-offs, errors, Claude Code's own
 request shapes, token counting and the ways a key may be sent. `ccprov smoke
 --conformance` runs them against the configured gateway; tests/conformance runs them
 against the real pinned LiteLLM in front of the vLLM stand-in, once per route.
 
 The canned prompts rely only on what any model (and the stand-in) does: `Say X` answers
-X, a request offering the Read tool with an absolute path in it calls Read with that path,
-and a tool result comes back quoted.
+X, a request offering the Read tool with an absolute path in it calls Read with that path
+(two paths "both at once": two calls; "explain ..., then read PATH": a sentence, then the
+call), a forced tool choice calls a tool with arguments its schema allows, and a tool
+result comes back quoted.
 """
 
 from __future__ import annotations
