@@ -65,21 +65,25 @@ def workstation_skill_files(
 
 
 def workstation_rc_blocks(
-    home: str, shells: list[str], block: str, marker: str, backup: bool
+    home: str, shells: list[str], block: str, marker: str, backup: bool, bash_login: str = ""
 ) -> list[dict[str, Any]]:
     """The aliases block for each shell's rc file (~/.bashrc, ~/.zshrc). Shells asked for
     get it always; with none asked, bash's and zsh's get it where the file exists or the
-    shell is the login shell (home_files reads that from the passwd database)."""
+    shell is the login shell (home_files reads that from the passwd database). BASH_LOGIN
+    (macOS, where a login bash never reads ~/.bashrc): that startup file gets it too."""
+    files = [(f".{shell}rc", shell) for shell in (shells or _SHELLS)]
+    if bash_login and "bash" in (shells or _SHELLS):
+        files.append((bash_login, "bash"))
     return [
         {
-            "path": f"{home}/.{shell}rc",
+            "path": f"{home}/{name}",
             "shell": shell,
             "block": block,
             "marker": marker,
             "backup": _bool(backup),
             "create": "always" if shells else "if_login_shell",
         }
-        for shell in (shells or _SHELLS)
+        for name, shell in files
     ]
 
 

@@ -30,10 +30,15 @@ class Job:
 
 
 def render(
-    workdir: Path, jobs: list[Job], extra_vars: dict[str, Any] | None = None, timeout: int = 300
+    workdir: Path,
+    jobs: list[Job],
+    extra_vars: dict[str, Any] | None = None,
+    timeout: int = 300,
+    extra_plays: list[dict[str, Any]] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """All JOBS in one ansible-playbook run (a play per role); EXTRA_VARS as `-e`. The
-    caller judges the result."""
+    """All JOBS in one ansible-playbook run (a play per role); EXTRA_VARS as `-e`;
+    EXTRA_PLAYS (dicts, on localhost) after them in the same run. The caller judges the
+    result."""
     plays: dict[str, dict[str, Any]] = {}
     for job in jobs:
         role_dir = ROLES / job.role
@@ -50,7 +55,7 @@ def render(
                 "vars": job.vars,
             }
         )
-    return _run(workdir, list(plays.values()), extra_vars, timeout)
+    return _run(workdir, list(plays.values()) + (extra_plays or []), extra_vars, timeout)
 
 
 def _role_play(role: str, what: str) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""The workstation role's OS-dependent pieces (vars/main.yml, tasks/account.yml): the
+passwd entry from macOS's Directory Services, the file a login bash reads, and npm's CPU
+name for OpenCode's platform packages. Tested in tests/unit/test_workstation_os.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# `dscl . -read /Users/NAME UniqueID NFSHomeDirectory`: "Key: value", or "Key:" and the value
+# on the next line, indented by a space, when it holds a space (dscl(1)).
+_DSCL = re.compile(r"^(\w+):(?: (.*)|\n (.*))$", re.MULTILINE)
+# The order a login bash looks for its startup file (bash(1), INVOCATION).
+_BASH_LOGIN = (".bash_profile", ".bash_login", ".profile")
+# uname -m (Ansible's architecture fact) -> npm's process.arch in package names.
+_NPM_CPU = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def workstation_dscl_entry(stdout: str) -> list[str]:
+    """A passwd-like entry ['x', uid, '', '', home] from dscl's output, [] if incomplete."""
+    fields = {m[1]: (m[2] if m[2] is not None else m[3]) for m in _DSCL.finditer(stdout)}
+    uid, home = fields.get("UniqueID", ""), fields.get("NFSHomeDirectory", "")
+    if not uid.isdigit() or not home.startswith("/"):
+        return []
+    return ["x", uid, "", "", home]
+
+
+def workstation_bash_login(existing: list[str]) -> str:
+    """The startup file a login bash reads, given the names of those that exist in the home:
+    the first of ~/.bash_profile, ~/.bash_login, else ~/.profile (then made, shadowing
+    nothing)."""
+    names = {name.rsplit("/", 1)[-1] for name in existing}
+    return next((name for name in _BASH_LOGIN[:2] if name in names), _BASH_LOGIN[2])
+
+
+def workstation_npm_cpu(architecture: str) -> str:
+    """npm's name for the CPU ('x64', 'arm64'), '' for one OpenCode does not build for."""
+    return _NPM_CPU.get(architecture, "")
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "workstation_dscl_entry": workstation_dscl_entry,
+            "workstation_bash_login": workstation_bash_login,
+            "workstation_npm_cpu": workstation_npm_cpu,
+        }
