@@ -48,6 +48,7 @@ MANAGED = {
     "CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS",
     "CLAUDE_CODE_ATTRIBUTION_HEADER",
     "CLAUDE_CODE_AUTO_COMPACT_WINDOW",
+    "CLAUDE_CODE_MAX_CONTEXT_TOKENS",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
     "DISABLE_TELEMETRY",
     "DISABLE_ERROR_REPORTING",
@@ -108,12 +109,29 @@ def test_backend_sets_exactly_its_variables(shell, backend, home, run_switch) ->
     }
     if backend == "local":
         expected["ANTHROPIC_CUSTOM_MODEL_OPTION_NAME"] = "Devstral 2 (self-hosted)"
-        # Claude Code would assume a 1M window for a model it does not know.
+        # Claude Code would assume a 1M window for a model it does not know
+        # (tests/e2e/test_long_sessions.py: what each of the two does).
         expected["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = "262144"
+        expected["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] = "262144"
     assert changed == expected
     # The token is never printed whole.
     assert f"token {token}" not in run.stdout + run.stderr
     assert "token ****" in run.stdout
+
+
+def test_a_window_under_100k_is_not_an_auto_compact_window(shell, home, run_switch) -> None:
+    """Claude Code 2.1.331 raises a CLAUDE_CODE_AUTO_COMPACT_WINDOW under 100k to 100k and
+    warns on every launch; CLAUDE_CODE_MAX_CONTEXT_TOKENS alone makes it compact in time."""
+    write_env(
+        home, GOOD_ENV.replace('LOCAL_CONTEXT_WINDOW="262144"', 'LOCAL_CONTEXT_WINDOW="99999"')
+    )
+    run = run_switch(shell, "local")
+    assert run.rc == 0, run.stderr
+    assert run.after["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == "99999"
+    assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in run.after
+    # One left by an earlier switch (to a 100k+ window) goes too.
+    run = run_switch(shell, "local", prelude="export CLAUDE_CODE_AUTO_COMPACT_WINDOW=262144")
+    assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in run.after
 
 
 def test_switch_unsets_a_conflicting_api_key_and_says_so(shell, home, run_switch) -> None:

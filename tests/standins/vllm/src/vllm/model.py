@@ -5,6 +5,7 @@ Nothing here is a real model. What tests can rely on (see README.md, "canned mod
 - the `Read` tool offered and one absolute path in the user's words -> one `Read` call;
   two or more paths -> parallel `Read` calls (one per path, indexes 0, 1, ...);
 - "explain then read PATH" -> a sentence of text, then a `Read` call in the same turn;
+- Claude Code's compaction request (a `<summary>` block asked for) -> a short summary;
 - after tool results come back -> a reply quoting them;
 - `STANDIN_MIDSTREAM_ERROR` -> a few tokens, then the engine fails (an error frame).
 
@@ -27,6 +28,10 @@ _TOKEN = re.compile(r" ?\w{1,8}| ?[^\w\s]|\s", re.UNICODE)
 _SAY = re.compile(r"\bSay\s+([A-Za-z0-9_.\-]+)")
 _PATH = re.compile(r"(?<![\w/])(/[\w.\-/]+)")
 _EXPLAIN_THEN_READ = re.compile(r"\bexplain\b.*\bthen\b.*\bread\b", re.I | re.S)
+# Claude Code's compaction request ends asking for "an <analysis> block followed by a
+# <summary> block"; a model answers with text only (its tool calls would be rejected).
+_SUMMARY_REQUEST = re.compile(r"followed by a <summary> block")
+SUMMARY = "<summary>The user asked for short replies and got them.</summary>"
 MIDSTREAM_ERROR_TRIGGER = "STANDIN_MIDSTREAM_ERROR"
 FALLBACK = "I am the vLLM stand-in used by ccprov's tests; I can only say things and read files."
 
@@ -154,6 +159,8 @@ def respond(conversation: Conversation, tool_choice: Any, allow_tools: bool) -> 
         for result in conversation.tool_results:
             lines += [ln for ln in result.strip().splitlines() if ln.strip()][:6]
         segments.append(Segment(text="The tool returned:\n" + "\n".join(lines)))
+    elif _SUMMARY_REQUEST.search(text):
+        segments.append(Segment(text=SUMMARY))
     elif MIDSTREAM_ERROR_TRIGGER in text:
         segments.append(Segment(text="This reply breaks off in the middle because"))
     elif (say := _SAY.search(text)) is not None:

@@ -1,0 +1,138 @@
+"""Issue #30 item 1: a long session with the real `claude` CLI through the real gateway to a
+vLLM stand-in whose context is small enough to fill in a test (--max-model-len 100000).
+
+What the pinned Claude Code 2.1.331 does, read from its bundle (bin/claude.exe):
+- CLAUDE_CODE_AUTO_COMPACT_WINDOW below 100k reads as 100k (`f$=1e5`, `hje`), and the
+  compaction window is min(model window, it); CLAUDE_CODE_MAX_CONTEXT_TOKENS is the window of
+  a model it does not know (`Jv`), else 1M. It compacts at window - min(max output, 20000) -
+  13000 (`x4`, `Jre`, `wio=20000`): 67,000 tokens here.
+- A 400 whose message holds "maximum context length" (vLLM's wording, among other
+  providers') counts as "Prompt is too long" (`FCi`, `lkt`) and starts a reactive compaction;
+  Anthropic's wording is needed only for the token counts (`hRe`).
+
+Each filler adds about 31k tekken tokens (the stand-in counts with Devstral's tokenizer);
+Claude Code's own prompt is about 12k.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import role_templates
+from tests.support.gateway import Gateway, start_gateway
+from tests.support.standin import free_port, start_standin
+
+pytestmark = pytest.mark.slow
+
+CONTEXT = 100_000
+FILLER = " ".join(f"The quick brown fox number {i} jumps over the lazy dog." for i in range(2000))
+
+
+@pytest.fixture(scope="module")
+def small_gateway(litellm_venv, tmp_path_factory) -> Iterator[Gateway]:
+    """The role's gateway in front of a stand-in with a 100k context."""
+    port, key = free_port(), "sk-standin-small-context"
+    standin = start_standin(port, key, "--max-model-len", str(CONTEXT))
+    try:
+        proc, gateway = start_gateway(
+            tmp_path_factory.mktemp("gateway-100k"), f"http://127.0.0.1:{port}", key
+        )
+        try:
+            yield gateway
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    finally:
+        standin.terminate()
+        standin.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def developer_with_switcher(developer_module, small_gateway, tmp_path_factory):
+    """A developer with the role's claude-switch (rendered by Ansible as the role does) and
+    an env file for `local` pointing at that gateway; a filler file to pipe in."""
+    home = developer_module.home
+    switch = home / ".local/bin/claude-switch"
+    switch.parent.mkdir(parents=True, exist_ok=True)
+    proc = role_templates.render(
+        tmp_path_factory.mktemp("switcher"),
+        [role_templates.Job("workstation", "home/.local/bin/claude-switch.j2", switch)],
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (home / "filler.txt").write_text(FILLER)
+    for path in (home / ".local", home / ".local/bin", switch, home / "filler.txt"):
+        path.chmod(0o755 if path.is_dir() or path == switch else 0o644)
+        if os.geteuid() == 0:
+            shutil.chown(path, developer_module.name, developer_module.name)
+    return developer_module
+
+
+def set_env_file(developer, gateway: Gateway, window: str) -> None:
+    """The switcher's env file as ccprov workstation writes it, with LOCAL_CONTEXT_WINDOW."""
+    env_file = developer.home / ".claude-backends.env"
+    env_file.write_text(
+        f'LOCAL_BASE_URL="{gateway.url}"\nLOCAL_TOKEN="{gateway.master_key}"\n'
+        f'LOCAL_MODEL="devstral"\nLOCAL_CONTEXT_WINDOW="{window}"\n'
+    )
+    env_file.chmod(0o600)
+    if os.geteuid() == 0:
+        shutil.chown(env_file, developer.name, developer.name)
+
+
+def session(developer, project: str, turns: list[str]) -> list[tuple[int, str]]:
+    """In ~/PROJECT, after `source claude-switch local`, one `claude -p` per prompt (the
+    first new, the others --continue), the filler piped in after each. Returns each run's
+    exit code and last line of output."""
+    answers = []
+    for i, prompt in enumerate(turns):
+        cont = " --continue" if i else ""
+        proc = developer.run(
+            f"source ~/.local/bin/claude-switch local >/dev/null && mkdir -p ~/{project}"
+            f' && cd ~/{project} && claude -p{cont} "{prompt}" --output-format text < ~/filler.txt'
+        )
+        lines = proc.stdout.strip().splitlines() or [proc.stderr[-1500:]]
+        answers.append((proc.returncode, lines[-1]))
+    return answers
+
+
+def transcript(developer, project: str) -> str:
+    files = list((developer.home / ".claude/projects").glob(f"*{project}/*.jsonl"))
+    assert len(files) == 1, files
+    return files[0].read_text()
+
+
+def log_since(gateway: Gateway, offset: int) -> str:
+    return gateway.log.read_text()[offset:]
+
+
+def test_switcher_window_compacts_before_the_backends_limit(
+    developer_with_switcher, small_gateway
+) -> None:
+    """LOCAL_CONTEXT_WINDOW = the backend's context: the second turn (about 74k tokens with
+    it) is compacted before it is sent, and the backend never refuses a prompt."""
+    dev = developer_with_switcher
+    set_env_file(dev, small_gateway, str(CONTEXT))
+    start = len(small_gateway.log.read_text())
+    answers = session(dev, "compacts", ["Say ONE", "Say TWO"])
+    assert answers == [(0, "ONE"), (0, "TWO")]
+    assert '"compact_boundary"' in transcript(dev, "compacts")
+    assert "maximum context length" not in log_since(small_gateway, start)
+
+
+def test_without_a_window_the_limit_400_is_recovered_from(
+    developer_with_switcher, small_gateway
+) -> None:
+    """No LOCAL_CONTEXT_WINDOW (Claude Code assumes 1M): the third turn (about 104k tokens)
+    gets vLLM's own 400, passed on by the gateway; Claude Code compacts and answers."""
+    dev = developer_with_switcher
+    set_env_file(dev, small_gateway, "")
+    start = len(small_gateway.log.read_text())
+    answers = session(dev, "at-limit", ["Say ONE", "Say TWO", "Say THREE"])
+    assert answers == [(0, "ONE"), (0, "TWO"), (0, "THREE")]
+    assert '"compact_boundary"' in transcript(dev, "at-limit")
+    log = log_since(small_gateway, start)
+    assert f"This model's maximum context length is {CONTEXT} tokens" in log, log[-3000:]
