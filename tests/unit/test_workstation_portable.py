@@ -173,14 +173,26 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 
 
 # (distribution, version, family) as Ansible's facts name them; None: this machine's own.
-FACT_VARS = ("__workstation_os_name", "__workstation_os_version", "__workstation_os_family")
-CASES: dict[str, tuple[str, str, str] | None] = {
+FACT_VARS = (
+    "__workstation_os_name",
+    "__workstation_os_version",
+    "__workstation_os_family",
+    "__workstation_os_arch",
+)
+CASES: dict[str, tuple[str, str, str, str] | None] = {
     "here": None,
-    "fedora": ("Fedora", "41", "RedHat"),
-    "old-mac": ("MacOSX", "12.7.6", "Darwin"),
-    "mac": ("MacOSX", "14.5", "Darwin"),
-    "sid": ("Debian", "n/a", "Debian"),
+    "fedora": ("Fedora", "41", "RedHat", "x86_64"),
+    "old-mac": ("MacOSX", "12.7.6", "Darwin", "arm64"),
+    "mac": ("MacOSX", "14.5", "Darwin", "arm64"),
+    "intel-mac": ("MacOSX", "15.1", "Darwin", "x86_64"),
+    "sid": ("Debian", "n/a", "Debian", "x86_64"),
 }
+# What a case that passes reports: its family's vars, and the refusals that depend on them.
+PASSED = (
+    "{{ {'ok': true, 'npm': __workstation_os_npm, 'service': __workstation_os_service,"
+    " 'opencode': __workstation_opencode_refusal, 'vibe_proxy': __workstation_vibe_proxy_refusal}"
+    " | to_json }}"
+)
 
 
 FAILED = "{{ {'ok': false, 'msg': ansible_failed_result.msg} | to_json }}"
@@ -202,16 +214,17 @@ def _preflight_play(tmp: Path) -> dict[str, Any]:
                         "ansible.builtin.include_role": {
                             "name": str(ROLE),
                             "tasks_from": "preflight",
+                            "public": True,  # its vars/main.yml for the report below
                         },
                         "vars": given,
                     },
                     {
                         "ansible.builtin.copy": {
-                            "content": "{{ {'ok': true, 'npm': __workstation_os_npm | default(''),"
-                            " 'service': __workstation_os_service | default('')} | to_json }}",
+                            "content": PASSED,
                             "dest": out,
                             "mode": "0600",
                         },
+                        "vars": given,
                     },
                 ],
                 "rescue": [
@@ -232,6 +245,8 @@ def _preflight_play(tmp: Path) -> dict[str, Any]:
         "vars": {
             "workstation_local_base_url": "https://gateway.example",
             "workstation_local_token": "sk-local-0123456789",
+            "workstation_opencode": True,
+            "workstation_vibe_proxy": True,
         },
         "tasks": tasks,
     }
@@ -246,16 +261,42 @@ def _default(name: str) -> object:
 
 
 def test_this_debian_passes_with_its_family_vars(rendered: Rendered) -> None:
-    assert rendered.preflight["here"] == {"ok": True, "service": "systemd", "npm": "linux"}
+    # This machine's own facts (x86_64): OpenCode's Linux build is pinned, LiteLLM installs.
+    assert rendered.preflight["here"] == {
+        "ok": True, "service": "systemd", "npm": "linux", "opencode": "", "vibe_proxy": "",
+    }  # fmt: skip
 
 
-def test_macos_14_loads_the_darwin_vars(rendered: Rendered) -> None:
-    assert rendered.preflight["mac"] == {"ok": True, "service": "launchd", "npm": "darwin"}
+def test_an_apple_silicon_mac_gets_launchd_and_no_unpinned_opencode(rendered: Rendered) -> None:
+    assert rendered.preflight["mac"] == {
+        "ok": True,
+        "service": "launchd",
+        "npm": "darwin",
+        "opencode": (
+            "No OpenCode build is pinned for darwin-arm64 (macOS on arm64): add `darwin-arm64:"
+            " {package: opencode-darwin-arm64, sha512: ...}` to workstation_opencode_builds (the"
+            " sha512 in hex: `npm view opencode-darwin-arm64@1.18.33 dist.integrity`,"
+            " base64-decoded), or leave OpenCode out."
+        ),
+        "vibe_proxy": "",
+    }
+
+
+def test_an_intel_mac_is_refused_the_vibe_proxy_in_one_line(rendered: Rendered) -> None:
+    result = rendered.preflight["intel-mac"]
+    assert result["ok"] is True and result["opencode"].startswith(
+        "No OpenCode build is pinned for darwin-x64 (macOS on x86_64)"
+    )
+    assert result["vibe_proxy"] == (
+        "The vibe proxy's LiteLLM 1.106.2 lock has no macOS wheels of every package for x86_64"
+        " (only arm64): leave --vibe out on this machine, or pin a LiteLLM release whose lock"
+        " has them."
+    )
 
 
 @pytest.mark.parametrize(
     ("case", "seen"),
-    [("fedora", "Fedora 41 (RedHat family)"), ("old-mac", "MacOSX 12.7.6 (Darwin family)"),
+    [("fedora", "Fedora 41 (RedHat family)"), ("old-mac", "macOS 12.7.6 (Darwin family)"),
      ("sid", "Debian n/a (Debian family)")],
 )  # fmt: skip
 def test_an_unsupported_os_is_one_line_naming_what_is(
