@@ -5,19 +5,24 @@ What the pinned Claude Code 2.1.331 does, read from its bundle (bin/claude.exe):
 - CLAUDE_CODE_AUTO_COMPACT_WINDOW below 100k reads as 100k (`f$=1e5`, `hje`), and the
   compaction window is min(model window, it); CLAUDE_CODE_MAX_CONTEXT_TOKENS is the window of
   a model it does not know (`Jv`), else 1M. It compacts at window - min(max output, 20000) -
-  13000 (`x4`, `Jre`, `wio=20000`): 67,000 tokens here.
+  13000 (`x4`, `Jre`, `wio=20000`): 67,000 tokens here; it blocks (and compacts) a prompt
+  from model window - 20000 - 3000 (`Fbt`, `iBt`).
 - A 400 whose message holds "maximum context length" (vLLM's wording, among other
   providers') counts as "Prompt is too long" (`FCi`, `lkt`) and starts a reactive compaction;
   Anthropic's wording is needed only for the token counts (`hRe`).
 
-Each filler adds about 31k tekken tokens (the stand-in counts with Devstral's tokenizer);
-Claude Code's own prompt is about 12k.
+Each turn pipes in a filler of about 31k tekken tokens (the stand-in counts with Devstral's
+tokenizer); Claude Code's own prompt with the switcher's variables is about 19k.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -109,10 +114,41 @@ def log_since(gateway: Gateway, offset: int) -> str:
     return gateway.log.read_text()[offset:]
 
 
+def test_the_clients_400_keeps_the_wording_claude_code_recovers_on(small_gateway) -> None:
+    """What Claude Code gets from the gateway for a prompt over the context: a 400
+    invalid_request_error whose message still holds vLLM's "maximum context length" (Claude
+    Code 2.1.331 matches that phrase, `FCi`) with both counts."""
+    body = {
+        "model": "devstral",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": FILLER * 4}],
+    }
+    request = urllib.request.Request(
+        f"{small_gateway.url}/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {small_gateway.master_key}",
+            "content-type": "application/json",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=120)
+    assert refused.value.code == 400
+    answer = json.loads(refused.value.read())
+    assert answer["type"] == "error"
+    assert answer["error"]["type"] == "invalid_request_error"
+    message = answer["error"]["message"]
+    assert re.search(
+        rf"This model's maximum context length is {CONTEXT} tokens\. However, your prompt"
+        r" contains \d+ input tokens",
+        message,
+    ), message
+
+
 def test_switcher_window_compacts_before_the_backends_limit(
     developer_with_switcher, small_gateway
 ) -> None:
-    """LOCAL_CONTEXT_WINDOW = the backend's context: the second turn (about 74k tokens with
+    """LOCAL_CONTEXT_WINDOW = the backend's context: the second turn (about 81k tokens with
     it) is compacted before it is sent, and the backend never refuses a prompt."""
     dev = developer_with_switcher
     set_env_file(dev, small_gateway, str(CONTEXT))
@@ -126,7 +162,7 @@ def test_switcher_window_compacts_before_the_backends_limit(
 def test_without_a_window_the_limit_400_is_recovered_from(
     developer_with_switcher, small_gateway
 ) -> None:
-    """No LOCAL_CONTEXT_WINDOW (Claude Code assumes 1M): the third turn (about 104k tokens)
+    """No LOCAL_CONTEXT_WINDOW (Claude Code assumes 1M): the third turn (about 112k tokens)
     gets vLLM's own 400, passed on by the gateway; Claude Code compacts and answers."""
     dev = developer_with_switcher
     set_env_file(dev, small_gateway, "")
