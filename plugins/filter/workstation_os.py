@@ -1,6 +1,7 @@
 """The workstation role's OS-dependent pieces (vars/main.yml, tasks/account.yml): the
-passwd entry from macOS's Directory Services, the file a login bash reads, and npm's CPU
-name for OpenCode's platform packages. Tested in tests/unit/test_workstation_os.py."""
+passwd entry from macOS's Directory Services, the file a login bash reads, npm's CPU name
+for OpenCode's platform packages, and the one line refusing a hash lock without wheels for
+this OS and CPU. Tested in tests/unit/test_workstation_os.py."""
 
 from __future__ import annotations
 
@@ -33,6 +34,28 @@ def workstation_bash_login(existing: list[str]) -> str:
     return next((name for name in _BASH_LOGIN[:2] if name in names), _BASH_LOGIN[2])
 
 
+def workstation_lock_refusal(
+    package: str,
+    version: str,
+    lock_cpus: dict[str, dict[str, list[str]]],
+    os_label: str,
+    arch: str,
+    what: str,
+    flag: str,
+) -> str:
+    """Why PACKAGE VERSION's hash lock cannot be installed on this OS and CPU, in one line,
+    or '' when it can. LOCK_CPUS (vars/<family>.yml): package -> release -> the CPUs its lock
+    has wheels of every package for; a release not listed has no known gap."""
+    cpus = lock_cpus.get(package, {}).get(str(version))
+    if cpus is None or arch in cpus:
+        return ""
+    return (
+        f"{what[:1].upper()}{what[1:]} needs {package} {version}, whose hash lock has no {os_label}"
+        f" wheels of every package for {arch} (only {', '.join(cpus)}): leave {flag} out on"
+        f" this machine, or pin a {package} release whose lock has them."
+    )
+
+
 def workstation_npm_cpu(architecture: str) -> str:
     """npm's name for the CPU ('x64', 'arm64'), '' for one OpenCode does not build for."""
     return _NPM_CPU.get(architecture, "")
@@ -44,4 +67,5 @@ class FilterModule:
             "workstation_dscl_entry": workstation_dscl_entry,
             "workstation_bash_login": workstation_bash_login,
             "workstation_npm_cpu": workstation_npm_cpu,
+            "workstation_lock_refusal": workstation_lock_refusal,
         }

@@ -83,3 +83,26 @@ def test_the_uv_lock_has_a_wheel_hash_for_each_cpu_it_is_used_on() -> None:
         "macosx_11_0_arm64",
     ):
         assert platform in lock
+
+
+def test_a_lock_without_wheels_for_the_cpu_is_refused_in_one_line() -> None:
+    cpus = {"litellm": {"1.106.2": ["arm64"]}}
+    refuse = os_filters.workstation_lock_refusal
+    args = ("macOS", "x86_64", "the vibe proxy", "--vibe")
+    assert refuse("litellm", "1.106.2", cpus, *args) == (
+        "The vibe proxy needs litellm 1.106.2, whose hash lock has no macOS wheels of every"
+        " package for x86_64 (only arm64): leave --vibe out on this machine, or pin a litellm"
+        " release whose lock has them."
+    )
+    assert refuse("litellm", "1.106.2", cpus, "macOS", "arm64", "the vibe proxy", "--vibe") == ""
+    assert refuse("litellm", "1.107.0", cpus, *args) == ""  # a release with no known gap
+    assert refuse("mistral-vibe", "3.0.2", {}, *args) == ""
+
+
+def test_the_macos_lock_gaps_name_the_pinned_releases() -> None:
+    """When a pin moves, its macOS gap must be checked again (the command is in
+    vars/Darwin.yml): a stale entry would stop refusing silently."""
+    gaps = yaml.safe_load((ROLE / "vars/Darwin.yml").read_text())["__workstation_os_lock_cpus"]
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert set(gaps["litellm"]) == {defaults["workstation_vibe_proxy_version"]}
+    assert set(gaps["mistral-vibe"]) == {defaults["workstation_mistral_vibe_version"]}

@@ -190,7 +190,8 @@ CASES: dict[str, tuple[str, str, str, str] | None] = {
 # What a case that passes reports: its family's vars, and the refusals that depend on them.
 PASSED = (
     "{{ {'ok': true, 'npm': __workstation_os_npm, 'service': __workstation_os_service,"
-    " 'opencode': __workstation_opencode_refusal, 'vibe_proxy': __workstation_vibe_proxy_refusal}"
+    " 'opencode': __workstation_opencode_refusal, 'vibe_proxy': __workstation_vibe_proxy_refusal,"
+    " 'mistral_vibe': __workstation_mistral_vibe_refusal}"
     " | to_json }}"
 )
 
@@ -264,6 +265,7 @@ def test_this_debian_passes_with_its_family_vars(rendered: Rendered) -> None:
     # This machine's own facts (x86_64): OpenCode's Linux build is pinned, LiteLLM installs.
     assert rendered.preflight["here"] == {
         "ok": True, "service": "systemd", "npm": "linux", "opencode": "", "vibe_proxy": "",
+        "mistral_vibe": "",
     }  # fmt: skip
 
 
@@ -279,18 +281,23 @@ def test_an_apple_silicon_mac_gets_launchd_and_no_unpinned_opencode(rendered: Re
             " base64-decoded), or leave OpenCode out."
         ),
         "vibe_proxy": "",
+        "mistral_vibe": "",
     }
 
 
-def test_an_intel_mac_is_refused_the_vibe_proxy_in_one_line(rendered: Rendered) -> None:
+def test_an_intel_mac_is_refused_the_locked_python_tools_in_one_line(rendered: Rendered) -> None:
     result = rendered.preflight["intel-mac"]
     assert result["ok"] is True and result["opencode"].startswith(
         "No OpenCode build is pinned for darwin-x64 (macOS on x86_64)"
     )
     assert result["vibe_proxy"] == (
-        "The vibe proxy's LiteLLM 1.106.2 lock has no macOS wheels of every package for x86_64"
-        " (only arm64): leave --vibe out on this machine, or pin a LiteLLM release whose lock"
-        " has them."
+        "The vibe proxy needs litellm 1.106.2, whose hash lock has no macOS wheels of every"
+        " package for x86_64 (only arm64): leave --vibe out on this machine, or pin a litellm"
+        " release whose lock has them."
+    )
+    assert result["mistral_vibe"].startswith(
+        "Mistral Vibe needs mistral-vibe 3.0.2, whose hash lock has no macOS wheels of every"
+        " package for x86_64 (only arm64): leave --agent mistral-vibe out"
     )
 
 
