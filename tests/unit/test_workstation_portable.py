@@ -33,6 +33,7 @@ from tests.support import role_templates, shell_commands
 ROLE = REPO / "roles/workstation"
 DARWIN = yaml.safe_load((ROLE / "vars/Darwin.yml").read_text())
 STANDIN = REPO / "tests/standins/litellm_health/litellm_health_standin.py"
+LAUNCHCTL = REPO / "tests/standins/launchctl/launchctl_standin.py"
 MISTRAL_KEY = "sk-mistral-portable-0123456789"
 PROXY = "home/.local/bin/ccprov-vibe-proxy.j2"
 
@@ -124,6 +125,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
         "__workstation_gateway_ca": True,
     }
     bin_dir, conf = home / ".local/bin", home / ".config/ccprov/vibe-proxy"
+    plist = home / "Library/LaunchAgents/org.ccprov.vibe-proxy.plist"
     out = tmp / "other"
     launchd = {**base, "__workstation_vibe_mode": "launchd"}
 
@@ -136,7 +138,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
         job("home/.local/bin/claude-switch.j2", bin_dir / "claude-switch"),
         job("home/.claude-backends.env.j2", home / ".claude-backends.env"),
         job("home/.config/ccprov/vibe-proxy/env.j2", conf / "env"),
-        job("home/Library/LaunchAgents/ccprov-vibe-proxy.plist.j2", out / "agent.plist", launchd),
+        job("home/Library/LaunchAgents/ccprov-vibe-proxy.plist.j2", plist, launchd),
         job("home/.local/bin/opencode.j2", out / "opencode"),
         job("home/.local/bin/vibe.j2", out / "vibe"),
         job("home/shellrc-block.sh.j2", out / "shellrc-block.sh"),
@@ -166,7 +168,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     litellm.chmod(0o755)
     return Rendered(
         home, port, bin_dir / "ccprov-vibe-proxy", out / "ccprov-vibe-proxy-launchd",
-        bin_dir / "claude-switch", out / "agent.plist",
+        bin_dir / "claude-switch", plist,
         [out / "opencode", out / "vibe", out / "shellrc-block.sh"],
         {name: json.loads((tmp / f"{name}.json").read_text()) for name in CASES},
     )  # fmt: skip
@@ -438,6 +440,12 @@ def sandbox(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> Ite
         _write_exec(shims / name, SHIM.format(name=name, log=log, real=real, gnu=gnu))
     for name in FORBIDDEN:
         _write_exec(shims / name, REFUSE.format(name=name, log=log))
+    # macOS's launchctl: a stand-in (tests/standins/launchctl), its state under TMP.
+    _write_exec(
+        shims / "launchctl",
+        f'#!/bin/sh\nprintf \'%s\\n\' "launchctl $*" >>"{log}"\n'
+        f'exec {sys.executable} {LAUNCHCTL} {tmp / "launchd"} "$@"\n',
+    )
     box = Sandbox(rendered.home, shims, log)
     yield box
     box.run(str(rendered.proxy), "stop")
@@ -534,6 +542,32 @@ def test_launchd_runs_it_in_the_foreground_and_a_second_run_refuses(
     finally:
         first.terminate()
         first.wait(timeout=10)
+    _assert_portable_calls(sandbox)
+
+
+def test_launchd_mode_loads_the_agent_and_unloads_it_on_stop(
+    rendered: Rendered, sandbox: Sandbox
+) -> None:
+    """The script's launchd branch against a launchctl stand-in: `ensure` finds the agent
+    not loaded (kickstart fails), bootstraps it and waits for the lock; `stop` boots it out,
+    so KeepAlive cannot bring it back."""
+    sandbox.run(str(rendered.proxy), "stop")
+    starts = rendered.home / ".config/ccprov/vibe-proxy/standin-starts"
+    before = len(starts.read_text().splitlines()) if starts.exists() else 0
+    proxy = str(rendered.proxy_launchd)
+    first = sandbox.run(proxy, "ensure")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "starting LiteLLM" in first.stderr and "(launchd)" in first.stderr
+    again = sandbox.run(proxy, "ensure")
+    assert again.returncode == 0 and "starting" not in again.stderr
+    assert len(starts.read_text().splitlines()) == before + 1
+    assert "running, healthy (launchd)" in sandbox.run(proxy, "status").stdout
+    stopped = sandbox.run(proxy, "stop")
+    assert stopped.stdout.startswith("ccprov-vibe-proxy: stopped (pid "), stopped.stdout
+    assert "stopped (launchd)" in sandbox.run(proxy, "status").stdout
+    assert sandbox.run("launchctl", "print", "gui/0/org.ccprov.vibe-proxy").returncode != 0
+    calls = [c.split()[:2] for c in sandbox.calls() if c.startswith("launchctl")]
+    assert ["launchctl", "bootstrap"] in calls and ["launchctl", "bootout"] in calls
     _assert_portable_calls(sandbox)
 
 
