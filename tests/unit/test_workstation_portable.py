@@ -100,6 +100,8 @@ class Rendered:
     """The wrappers and the aliases block, as rendered for macOS."""
     preflight: dict[str, dict[str, Any]]
     """CASES through the role's preflight: {'ok': False, 'msg': ...} or its family's vars."""
+    mac_home: Path
+    """A home the whole role set up as on macOS (a ~/.bash_profile there before)."""
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
         job("home/shellrc-block.sh.j2", out / "shellrc-block.sh"),
     ]
     # The preflight cases ride along: one ansible-playbook start for the module.
-    proc = role_templates.render(tmp / "work", jobs, extra_plays=[_preflight_play(tmp)])
+    mac_home = tmp / "mac-home"
+    mac_home.mkdir()
+    (mac_home / ".bash_profile").write_text("# mine\n")
+    plays = [_preflight_play(tmp), _mac_home_play(mac_home)]
+    proc = role_templates.render(tmp / "work", jobs, extra_plays=plays)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     for script in (
         bin_dir / "ccprov-vibe-proxy",
@@ -171,6 +177,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
         bin_dir / "claude-switch", plist,
         [out / "opencode", out / "vibe", out / "shellrc-block.sh"],
         {name: json.loads((tmp / f"{name}.json").read_text()) for name in CASES},
+        mac_home,
     )  # fmt: skip
 
 
@@ -256,6 +263,26 @@ def _preflight_play(tmp: Path) -> dict[str, Any]:
     return play
 
 
+def _mac_home_play(home: Path) -> dict[str, Any]:
+    """The whole role on this machine's account as on macOS 14 (arm64), into HOME."""
+    return {
+        "name": "The role as on macOS",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "ansible.builtin.include_role": {"name": str(ROLE)},
+                "vars": {
+                    **dict(zip(FACT_VARS, CASES["mac"] or (), strict=True)),
+                    "workstation_home": str(home),
+                    "workstation_local_base_url": "https://gateway.example",
+                    "workstation_local_token": "sk-local-0123456789",
+                },
+            }
+        ],
+    }
+
+
 def _default(name: str) -> object:
     return yaml.safe_load((ROLE / "defaults/main.yml").read_text())[name]
 
@@ -318,6 +345,22 @@ def test_an_unsupported_os_is_one_line_naming_what_is(
         f" localhost runs {seen}: use a supported system, or set up Claude Code there by hand"
         ' (README, "What a developer gets").'
     )
+
+
+def test_a_macos_login_bash_gets_the_aliases(rendered: Rendered) -> None:
+    """Terminal.app starts login shells, and a login bash reads ~/.bash_profile, never
+    ~/.bashrc: the role put the block there too, the developer's line kept."""
+    profile = (rendered.mac_home / ".bash_profile").read_text()
+    assert profile.startswith("# mine\n")
+    assert "# BEGIN ccprov managed block" in profile
+    proc = subprocess.run(
+        ["bash", "--login", "-c", "alias cc-local; command -v claude-switch"],
+        env={"HOME": str(rendered.mac_home), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "alias cc-local='source claude-switch local && claude " in proc.stdout
+    assert proc.stdout.strip().endswith(f"{rendered.mac_home}/.local/bin/claude-switch")
 
 
 # --- The rendered files -----------------------------------------------------------------------
