@@ -4,17 +4,36 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${CCPROV_VENV:-$HOME/.local/share/ccprov/venv}
+# The Python to build the venv with (e.g. CCPROV_PYTHON=python3.11 where python3 is older).
+python=${CCPROV_PYTHON:-python3}
 
-if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+# What gives a Python >= 3.11 with venv on this system's package manager (one line).
+python_hint() {
+  if command -v dnf >/dev/null 2>&1; then echo "sudo dnf install python3.11, then CCPROV_PYTHON=python3.11 $0"
+  elif command -v pacman >/dev/null 2>&1; then echo "sudo pacman -S python"
+  elif command -v zypper >/dev/null 2>&1; then echo "sudo zypper install python311, then CCPROV_PYTHON=python3.11 $0"
+  elif command -v brew >/dev/null 2>&1; then echo "brew install python@3.12"
+  else echo "a Python >= 3.11 with its venv module"
+  fi
+}
+command -v "$python" >/dev/null 2>&1 || {
+  echo "install.sh: no $python on the PATH; install it: $(python_hint)" >&2
+  exit 1
+}
+if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "install.sh: Python's venv module is missing; install it: $(python_hint)" >&2
+    exit 1
+  }
   echo "install.sh: Python's venv module is missing; installing python3-venv" >&2
   sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv
 fi
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
-  echo "install.sh: ccprov needs Python >= 3.11 (found $(python3 --version))" >&2
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "install.sh: ccprov needs Python >= 3.11 (found $("$python" --version 2>&1)); install it: $(python_hint)" >&2
   exit 1
 }
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 # Dependencies only from the hash lock (requirements/ccprov.txt: exact hashes, no resolver,
 # wheels only, so nothing unhashed is built or run); it holds hatchling, the build backend,
 # so ccprov itself is then built from this checkout with nothing fetched.
