@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -83,6 +84,10 @@ def fresh_developer() -> Iterator[Developer]:
         name = DEV_USER
     else:
         name = pwd.getpwuid(os.geteuid()).pw_name
+    # One account, one home: a test in the other pytest process of stage 20 waits for it.
+    # (SIM115: the lock is held for the whole fixture and closed when the home is given back.)
+    account_lock = open("/tmp/ccprov-developer-account.lock", "w")  # noqa: SIM115
+    fcntl.flock(account_lock, fcntl.LOCK_EX)
     if os.geteuid() == 0:
         # A fresh home every time, at the account's real place.
         home = Path(pwd.getpwnam(name).pw_dir)
@@ -96,6 +101,7 @@ def fresh_developer() -> Iterator[Developer]:
     finally:
         if os.geteuid() != 0:
             shutil.rmtree(home, ignore_errors=True)
+        account_lock.close()
 
 
 # --- A real LiteLLM gateway on 127.0.0.1, installed from the role's own lock --------------
