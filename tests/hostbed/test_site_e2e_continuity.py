@@ -212,21 +212,33 @@ def test_killed_vllm_fails_no_turn_after_retries(paced) -> None:
     assert row.failed == 0, row
 
 
+def running(gpu: str) -> float:
+    """Requests vLLM on GPU is generating now (vllm:num_requests_running)."""
+    metrics = podman_exec(gpu, "curl", "-sf", "http://127.0.0.1:8000/metrics").stdout
+    found = re.findall(r"^vllm:num_requests_running\{[^}]*\} ([0-9.e+]+)$", metrics, re.M)
+    return sum(float(value) for value in found)
+
+
 def test_a_hung_gpu_host_costs_a_turn_at_most_the_stream_timeout(paced) -> None:
     """vLLM stopped dead (SIGSTOP): its socket still accepts, nothing answers. A turn sent
-    there waits STREAM_TIMEOUT, then LiteLLM retries it on the other host."""
-    pid = main_pid(GPUS[1], "vllm")
+    there waits STREAM_TIMEOUT, then LiteLLM retries it on the other host. The host hung is
+    the one generating turns at that moment (session affinity can keep every session on
+    one host, and a hang elsewhere would meet none)."""
 
-    def hang() -> None:
-        podman_exec(GPUS[1], "kill", "-STOP", pid)
+    def hang() -> str:
+        gpu = max(GPUS, key=running)
+        pid = main_pid(gpu, "vllm")
+        podman_exec(gpu, "kill", "-STOP", pid)
         try:
             time.sleep(STREAM_TIMEOUT * 2)
         finally:
-            podman_exec(GPUS[1], "kill", "-CONT", pid)
+            podman_exec(gpu, "kill", "-CONT", pid)
+        return gpu
 
-    row, _ = load("vLLM hung on one GPU host (accepts, never answers)", hang)
-    ROWS.append((row, f"{GPUS[1]} hung {STREAM_TIMEOUT * 2} s"))
+    row, gpu = load("vLLM hung on one GPU host (accepts, never answers)", hang)
+    ROWS.append((row, f"{gpu} hung {STREAM_TIMEOUT * 2} s"))
     assert row.failed == 0, row
+    assert row.failed_raw > 0 or row.max_seconds >= STREAM_TIMEOUT, f"the hang met no turn: {row}"
     # One attempt waits at most the stream timeout before the gateway moves it; a turn in
     # flight when the host hung fails once and Claude Code's retry goes to the other host.
     assert row.max_seconds <= 2 * STREAM_TIMEOUT + 10 * paced, row
