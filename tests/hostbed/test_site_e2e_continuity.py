@@ -196,27 +196,43 @@ def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path
     assert row.failed_raw == 0, row
 
 
-def test_killed_vllm_fails_no_turn_after_retries(paced) -> None:
-    """kill -9 of vLLM: its streams in flight break (Claude Code retries them), new turns go
-    to the other host, systemd starts it again (RestartSec=10)."""
-
-    def kill() -> float:
-        start = time.monotonic()
-        podman_exec(GPUS[0], "systemctl", "kill", "-s", "KILL", "vllm")
-        time.sleep(1)
-        wait_healthy(GPUS[0])
-        return time.monotonic() - start
-
-    row, gone = load("kill -9 of vLLM on one GPU host", kill)
-    ROWS.append((row, f"{GPUS[0]} {gone:.0f} s (systemd restarts it)"))
-    assert row.failed == 0, row
-
-
 def running(gpu: str) -> float:
     """Requests vLLM on GPU is generating now (vllm:num_requests_running)."""
     metrics = podman_exec(gpu, "curl", "-sf", "http://127.0.0.1:8000/metrics").stdout
     found = re.findall(r"^vllm:num_requests_running\{[^}]*\} ([0-9.e+]+)$", metrics, re.M)
     return sum(float(value) for value in found)
+
+
+def busiest() -> str:
+    """The GPU host generating the most turns now (session affinity can keep every session
+    on one host: a fault elsewhere would meet none), once one is generating any."""
+    deadline = time.monotonic() + 15
+    while True:
+        counts = {gpu: running(gpu) for gpu in GPUS}
+        gpu = max(counts, key=lambda name: counts[name])
+        if counts[gpu] > 0:
+            return gpu
+        assert time.monotonic() < deadline, f"no GPU host is generating: {counts}"
+        time.sleep(0.2)
+
+
+def test_killed_vllm_fails_no_turn_after_retries(paced) -> None:
+    """kill -9 of vLLM on the GPU host generating turns at that moment: its streams in flight
+    break (Claude Code retries them), new turns go to the other host, systemd starts it
+    again (RestartSec=10)."""
+
+    def kill() -> tuple[str, float]:
+        gpu = busiest()
+        start = time.monotonic()
+        podman_exec(gpu, "systemctl", "kill", "-s", "KILL", "vllm")
+        time.sleep(1)
+        wait_healthy(gpu)
+        return gpu, time.monotonic() - start
+
+    row, (gpu, gone) = load("kill -9 of vLLM on one GPU host", kill)
+    ROWS.append((row, f"{gpu} {gone:.0f} s (systemd restarts it)"))
+    assert row.failed == 0, row
+    assert row.failed_raw > 0, f"the kill met no turn: {row}"
 
 
 def test_a_hung_gpu_host_costs_a_turn_at_most_the_stream_timeout(paced) -> None:
@@ -226,7 +242,7 @@ def test_a_hung_gpu_host_costs_a_turn_at_most_the_stream_timeout(paced) -> None:
     one host, and a hang elsewhere would meet none)."""
 
     def hang() -> str:
-        gpu = max(GPUS, key=running)
+        gpu = busiest()
         pid = main_pid(gpu, "vllm")
         podman_exec(gpu, "kill", "-STOP", pid)
         try:
