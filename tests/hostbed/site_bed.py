@@ -130,28 +130,35 @@ def vip_holders() -> list[str]:
     ]
 
 
+def gateway_request(
+    url: str,
+    key: str,
+    path: str,
+    body: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, bytes]:
+    """KEY's request to the gateway at URL, over the inventory's CA: a POST of BODY as JSON
+    (Anthropic's headers), else a GET. The status and the body, an HTTP error's included."""
+    sent = {"Authorization": f"Bearer {key}"}
+    if body is not None:
+        sent |= {"anthropic-version": "2023-06-01", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", data=data, headers={**sent, **(headers or {})})
+    context = ssl.create_default_context(cafile=str(CA))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def post_messages(key: str, gateway: str = GATEWAY_URL, session: str | None = None) -> int:
     """One short /v1/messages turn with KEY through GATEWAY: its HTTP status."""
     headers = {"X-Claude-Code-Session-Id": session} if session else {}
-    request = urllib.request.Request(
-        f"{gateway}/v1/messages",
-        data=json.dumps(
-            {
-                "model": "devstral",
-                "max_tokens": 8,
-                "messages": [{"role": "user", "content": "Say OK"}],
-            }
-        ).encode(),
-        headers={
-            **headers,
-            "Authorization": f"Bearer {key}",
-            "anthropic-version": "2023-06-01",
-            "Content-Type": "application/json",
-        },
-    )
-    context = ssl.create_default_context(cafile=str(CA))
-    try:
-        with urllib.request.urlopen(request, timeout=60, context=context) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    body: dict[str, object] = {
+        "model": "devstral",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "Say OK"}],
+    }
+    return gateway_request(gateway, key, "/v1/messages", body, headers)[0]

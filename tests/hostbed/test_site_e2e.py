@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -33,6 +30,7 @@ from tests.hostbed.site_bed import (
     HOSTS,
     INVENTORY,
     VIP_URL,
+    gateway_request,
     podman_exec,
     post_messages,
     recap,
@@ -396,21 +394,14 @@ def test_a_stopped_gpu_host_loses_its_sessions_without_an_error(deployed) -> Non
 
 def _message(key: str, gateway: str, text: str) -> dict[str, int]:
     """One POST /v1/messages with TEXT as the prompt: the usage the gateway answered with."""
-    request = urllib.request.Request(
-        f"{gateway}/v1/messages",
-        data=json.dumps(
-            {"model": "devstral", "max_tokens": 16, "messages": [{"role": "user", "content": text}]}
-        ).encode(),
-        headers={
-            "Authorization": f"Bearer {key}",
-            "anthropic-version": "2023-06-01",
-            "Content-Type": "application/json",
-        },
-    )
-    context = ssl.create_default_context(cafile=str(CA))
-    with urllib.request.urlopen(request, timeout=60, context=context) as response:
-        usage = json.load(response)["usage"]
-    return usage
+    body: dict[str, object] = {
+        "model": "devstral",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": text}],
+    }
+    status, answer = gateway_request(gateway, key, "/v1/messages", body)
+    assert status == 200, answer
+    return dict(json.loads(answer)["usage"])
 
 
 def _usage_rows() -> dict[str, dict]:

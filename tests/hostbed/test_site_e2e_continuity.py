@@ -19,8 +19,6 @@ import json
 import re
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from tests.hostbed.site_bed import (
     GPUS,
     INVENTORY,
     VIP_URL,
+    gateway_request,
     podman_exec,
     post_messages,
     sh,
@@ -152,15 +151,9 @@ def _keys_changed(tmp: Path) -> Path:
 
 
 def refusal(key: str, url: str) -> str:
-    """The body of the gateway's answer to KEY on /v1/models (a 401's reason)."""
-    request = urllib.request.Request(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"})
-    try:
-        with urllib.request.urlopen(
-            request, timeout=30, context=ssl.create_default_context(cafile=str(CA))
-        ) as response:
-            return f"{response.status} {response.read().decode()}"
-    except urllib.error.HTTPError as error:
-        return f"{error.code} {error.read().decode()}"
+    """The gateway's answer to KEY on /v1/models (a 401's reason)."""
+    status, body = gateway_request(url, key, "/v1/models", timeout=30)
+    return f"{status} {body.decode()}"
 
 
 def served_certificate(address: str) -> str:
