@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ccprov import envfile, smoke
+from ccprov import envfile, smoke_cases
 
 PROMPTS = ("Code generation", "Reasoning", "Error recovery")
 
@@ -81,14 +81,14 @@ def harnesses(claude: str | None) -> list[tuple[str, Harness | None]]:
 
 def run_once(
     harness: Harness,
-    case: smoke.Case,
+    case: smoke_cases.Case,
     backend: envfile.Backend,
     workdir: Path,
     home: Path,
     timeout: float,
 ) -> tuple[float, bool, str]:
     own = harness.own_home
-    env = smoke.claude_env(backend, home) if own else {**os.environ, "NO_COLOR": "1"}
+    env = smoke_cases.claude_env(backend, home) if own else {**os.environ, "NO_COLOR": "1"}
     start = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -121,7 +121,7 @@ def compare(
         home = Path(tmp) / "home"
         workdir.mkdir()
         home.mkdir()
-        chosen = [c for c in smoke.cases(workdir) if c.name.split(" (")[0] in PROMPTS]
+        chosen = [c for c in smoke_cases.cases(workdir) if c.name.split(" (")[0] in PROMPTS]
         for case in chosen:
             row: dict[str, Cell | None] = {}
             for name, harness in found:

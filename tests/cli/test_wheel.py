@@ -1,6 +1,6 @@
 """A plain wheel (what `pip install .` and install.sh install) carries the collection and
 works from any directory: the roles, playbooks and plugins ccprov runs, and the workstation
-role's backend table the CLI reads."""
+role's backend table the CLI reads; not the roles' molecule scenarios (tests)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.paths import REPO
 
@@ -58,6 +59,13 @@ def test_the_wheel_holds_the_collection(unpacked: Path) -> None:
         assert (root / part).is_file(), part
 
 
+def test_the_wheel_ships_no_molecule_scenarios(unpacked: Path) -> None:
+    roles = unpacked / COLLECTION / "roles"
+    shipped = sorted(p.name for p in roles.iterdir())
+    assert shipped == sorted(p.parent.name for p in (REPO / "roles").glob("*/tasks"))
+    assert [str(p.relative_to(roles)) for p in roles.rglob("molecule")] == []
+
+
 def test_the_installed_cli_finds_its_data_from_another_directory(
     unpacked: Path, tmp_path: Path
 ) -> None:
@@ -73,4 +81,7 @@ def test_the_installed_cli_finds_its_data_from_another_directory(
     assert proc.returncode == 0, proc.stderr
     data_dir, backends = proc.stdout.splitlines()
     assert Path(data_dir) == unpacked / COLLECTION
-    assert backends == "local vllm ollama lmstudio vibe"
+    # The backend table (roles/workstation/vars/backends.yml), every name but cloud's.
+    table = yaml.safe_load((REPO / "roles/workstation/vars/backends.yml").read_text())
+    names = [b["name"] for b in table["__workstation_backends"] if not b.get("cloud")]
+    assert backends.split() == names and "local" in names

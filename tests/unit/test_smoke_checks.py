@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ccprov import smoke
+from ccprov import smoke, smoke_cases
 
 REVIEW = """1. Line 4: `total =+ v` assigns +v instead of adding; it should be `total += v`.
 2. Line 5: the extra `+ 1` is wrong: the average is off by one.
 3. Line 9: `items[len(items)]` raises IndexError; use `items[-1]`."""
 
 
-def by_name(tmp_path: Path) -> dict[str, smoke.Case]:
-    return {c.name: c for c in smoke.cases(tmp_path)}
+def by_name(tmp_path: Path) -> dict[str, smoke_cases.Case]:
+    return {c.name: c for c in smoke_cases.cases(tmp_path)}
 
 
 def test_code_review_needs_explanations(tmp_path) -> None:
     check = by_name(tmp_path)["Code review (3 bugs)"].check
     assert check(REVIEW)
-    assert not check(smoke.BUGGY_SAMPLE)  # echoing the file is not a review
+    assert not check(smoke_cases.BUGGY_SAMPLE)  # echoing the file is not a review
     assert not check("Line 4, line 5 and line 9 look odd.")
 
 
