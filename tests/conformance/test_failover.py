@@ -1,12 +1,21 @@
 """Two vLLM hosts behind one gateway (the role's config, default route): both serve, and
 when one dies its requests move to the other with no error the client sees after the
-router's retry (issue #22: "two backends both used, one killed")."""
+router's retry (issue #22: "two backends both used, one killed"). A host that hangs (it
+accepts connections and never answers) costs a turn one stream timeout, not several, and a
+stream it breaks after its 200 is an error in the usage log (issue #29)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import signal
+import threading
+import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +23,7 @@ from ccprov import conformance
 from tests.conformance.conftest import FIXTURES
 from tests.conftest import free_port, start_standin
 from tests.e2e.conftest import Gateway, start_gateway
+from tests.support.continuity import read_turn, turn_request
 
 KEY = "sk-failover-vllm-key-0123456789abcdef"
 
@@ -80,3 +90,114 @@ def test_both_hosts_serve_then_one_dies_and_no_request_fails(two_hosts) -> None:
         assert ask(gateway, f"B{i}") == f"B{i}"  # a 5xx or a timeout fails here
     after = [served(d) for d in dumps]
     assert after[0] == first[0] and after[1] == first[1] + 12, (first, after)
+
+
+STREAM_TIMEOUT = 4  # litellm_gateway_stream_timeout here (90 s by default)
+PACE = 0.25  # seconds between the stand-ins' streamed events: turns last a few seconds
+ALICE = "sk-ccprov-alice-failover-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def paced_hosts(tmp_path_factory) -> Iterator[tuple[Gateway, list, list[Path], Path, list[int]]]:
+    """Two paced stand-ins behind the role's config as it is with two backends (session
+    affinity on), a short stream timeout, and a developer key (the usage log names her)."""
+    tmp = tmp_path_factory.mktemp("hung")
+    dumps = [tmp / "gpu1.jsonl", tmp / "gpu2.jsonl"]
+    ports = [free_port(), free_port()]
+    standins = [
+        start_standin(p, KEY, dump=d, token_delay=PACE) for p, d in zip(ports, dumps, strict=True)
+    ]
+    urls = [f"http://127.0.0.1:{port}/v1" for port in ports]
+    (tmp / "gateway").mkdir()
+    proc, gateway = start_gateway(
+        tmp / "gateway",
+        urls[0].removesuffix("/v1"),
+        KEY,
+        extra_env={"LITELLM_BACKEND_KEY_2": KEY},
+        extra_vars={
+            "litellm_gateway_backends": [{"api_base": u} for u in urls],
+            "litellm_gateway_stream_timeout": STREAM_TIMEOUT,
+        },
+    )
+    gateway.set_developers({"alice": {"sha256": hashlib.sha256(ALICE.encode()).hexdigest()}})
+    try:
+        yield gateway, standins, dumps, tmp / "gateway/usage", ports
+    finally:
+        for standin in standins:
+            standin.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(timeout=20)
+        for standin in standins:
+            standin.kill()
+            standin.wait(timeout=10)
+
+
+def turn(gateway: Gateway, session: str, words: list[str]) -> tuple[float, str]:
+    """One streamed Claude Code turn (tests/support/continuity.py's shape): its seconds, and
+    its error ("" when the answer came whole)."""
+    request = urllib.request.Request(
+        gateway.url + "/v1/messages",
+        data=json.dumps(turn_request([], words)).encode(),
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {ALICE}",
+            "x-claude-code-session-id": session,
+        },
+    )
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=3 * STREAM_TIMEOUT) as response:
+            text = read_turn(response)
+        error = "" if text.strip() == " ".join(words) else f"wrong answer {text!r}"
+    except Exception as exc:  # the failure is the finding
+        error = f"{type(exc).__name__}: {exc}"
+    return time.monotonic() - start, error
+
+
+def usage_lines(usage: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for f in sorted(usage.glob("*.jsonl")) for line in f.open()]
+
+
+def test_a_hung_host_costs_a_turn_one_stream_timeout_and_no_more(paced_hosts) -> None:
+    """vLLM stopped dead (SIGSTOP: its socket accepts, nothing answers; a stuck tensor-parallel
+    collective does this, which a CPU cannot) mid-answer on the session's host. The stream
+    breaks after STREAM_TIMEOUT with an error event; Claude Code's retry of the turn, and a
+    new session's first turn, then go straight to the other host: neither waits a timeout
+    again. Before ccprov_failover.py, LiteLLM 1.106.2 cooled no host down for a read timeout
+    mid-stream (router_utils/cooldown_handlers.py, _is_cooldown_required skips an
+    APIConnectionError text) and session affinity sent the retry back to the hung host,
+    which cost it another STREAM_TIMEOUT. The broken stream is an error line in the usage log."""
+    gateway, standins, dumps, usage, ports = paced_hosts
+    session = str(uuid.uuid4())
+    before = [served(d) for d in dumps]
+    assert turn(gateway, session, ["warm"])[1] == ""
+    hung = 0 if served(dumps[0]) > before[0] else 1
+
+    words = [f"w{i}" for i in range(16)]  # about 4 s at PACE
+    broken: dict[str, tuple[float, str]] = {}
+    thread = threading.Thread(target=lambda: broken.update(turn=turn(gateway, session, words)))
+    thread.start()
+    time.sleep(4 * PACE)  # the answer is streaming
+    standins[hung].send_signal(signal.SIGSTOP)
+    try:
+        thread.join(timeout=4 * STREAM_TIMEOUT)
+        _, error = broken["turn"]
+        assert error.startswith("RuntimeError: error event"), error  # not the client's timeout
+        retry_seconds, retry_error = turn(gateway, session, ["again"])
+        assert retry_error == ""
+        assert retry_seconds < STREAM_TIMEOUT, (
+            f"the retry waited on the hung host again: {retry_seconds:.1f} s"
+        )
+        new_seconds, new_error = turn(gateway, str(uuid.uuid4()), ["fresh"])
+        assert new_error == ""
+        assert new_seconds < STREAM_TIMEOUT, (
+            f"a new session waited on the hung host: {new_seconds:.1f} s"
+        )
+    finally:
+        standins[hung].send_signal(signal.SIGCONT)
+
+    failed = [line for line in usage_lines(usage) if line["status"] != 200]
+    assert len(failed) == 1, failed
+    (line,) = failed
+    assert (line["developer"], line["stream"], line["status"]) == ("alice", True, 500), line
+    assert (line["error"], line["backend"]) == ("ReadTimeout", f"127.0.0.1:{ports[hung]}"), line

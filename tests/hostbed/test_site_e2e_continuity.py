@@ -230,9 +230,12 @@ def test_killed_vllm_fails_no_turn_after_retries(paced) -> None:
 
 def test_a_hung_gpu_host_costs_a_turn_at_most_the_stream_timeout(paced) -> None:
     """vLLM stopped dead (SIGSTOP): its socket still accepts, nothing answers. A turn sent
-    there waits STREAM_TIMEOUT, then LiteLLM retries it on the other host. The host hung is
-    the one generating turns at that moment (session affinity can keep every session on
-    one host, and a hang elsewhere would meet none)."""
+    there waits STREAM_TIMEOUT, then LiteLLM retries it on the other host; a stream in flight
+    breaks after STREAM_TIMEOUT without a byte and its retry goes to the other host at once
+    (ccprov_failover.py cools the host down on the timeout, in the shared Redis, so every
+    gateway worker skips it). No turn waits on the hung host twice. The host hung is the one
+    generating turns at that moment (session affinity can keep every session on one host,
+    and a hang elsewhere would meet none)."""
 
     def hang() -> str:
         gpu = busiest()
@@ -248,9 +251,9 @@ def test_a_hung_gpu_host_costs_a_turn_at_most_the_stream_timeout(paced) -> None:
     ROWS.append((row, f"{gpu} hung {STREAM_TIMEOUT * 2} s"))
     assert row.failed == 0, row
     assert row.failed_raw > 0 or row.max_seconds >= STREAM_TIMEOUT, f"the hang met no turn: {row}"
-    # One attempt waits at most the stream timeout before the gateway moves it; a turn in
-    # flight when the host hung fails once and Claude Code's retry goes to the other host.
-    assert row.max_seconds <= 2 * STREAM_TIMEOUT + 10 * paced, row
+    # At most: the part of a turn streamed before the hang, one STREAM_TIMEOUT, Claude Code's
+    # first backoff (0.5 s) and the whole turn again on the other host (paced: a turn's median).
+    assert row.max_seconds <= STREAM_TIMEOUT + 2 * paced + 2, row
 
 
 def test_redis_stopped_fails_no_turn(paced) -> None:

@@ -29,11 +29,18 @@ class Backend:
 
 
 def start_standin(
-    port: int, api_key: str, *extra: str, dump: Path | None = None
+    port: int,
+    api_key: str,
+    *extra: str,
+    dump: Path | None = None,
+    token_delay: float | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the vLLM stand-in with the seed's flags; wait until /health answers. With
-    `dump`, it appends every request it gets (path, body, Authorization) there as JSON lines."""
+    `dump`, it appends every request it gets (path, body, Authorization) there as JSON lines;
+    with `token_delay`, it streams one event per that many seconds (a GPU's pace)."""
     env = {**os.environ, "PYTHONPATH": str(STANDIN_SRC)}
+    if token_delay is not None:
+        env["VLLM_STANDIN_TOKEN_DELAY"] = str(token_delay)
     if dump is not None:
         env["VLLM_STANDIN_DUMP"] = str(dump)
     proc = subprocess.Popen(

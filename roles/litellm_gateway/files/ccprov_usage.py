@@ -37,9 +37,11 @@ One JSON line per request, success or failure, appended to
   directory is setgid to the ops group (the role's litellm_gateway_usage_group), whose
   members read them; retention is a systemd-tmpfiles rule of the role.
 - Successes come from async_log_success_event, failures from async_post_call_failure_hook
-  (once per request the client saw fail; see there). A stream that breaks after its first
-  bytes were sent is answered 200 and has no failure hook: it is logged only if LiteLLM
-  still calls the success event.
+  (once per request the client saw fail; see there). A stream that breaks after its 200
+  (a backend killed or hung mid-answer) is a failure too: LiteLLM's stream generator calls
+  the hook when it ends the stream with an error event (proxy/common_request_processing.py,
+  async_data_generator), so its line has the error's status and class (500 ReadError,
+  500 ReadTimeout), and the backend from the request's metadata when the payload lacks it.
 - A write that fails (directory missing, disk full) is logged once until writes work
   again, and never fails the request.
 - Refused requests (no developer: a missing, unknown or revoked key) are counted, not
@@ -236,7 +238,9 @@ def record(kwargs: Mapping[str, Any], start_time: Any, end_time: Any, ok: bool) 
         "ts": _iso(end),
         "developer": developer,
         "model": _name(payload.get("model_group")) or _name(kwargs.get("model")),
-        "backend": _backend(payload.get("api_base")) or _backend(hidden.get("api_base")),
+        "backend": _backend(payload.get("api_base"))
+        or _backend(hidden.get("api_base"))
+        or _backend(_mapping(params.get("metadata")).get("api_base")),
         "status": status,
         "error": error,
         "stream": stream,
