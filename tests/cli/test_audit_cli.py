@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from ccprov import audit, fleet, inventory
 from ccprov.cli import cli
+from tests.support.pins import LITELLM
 
 SERVER_KEY = paramiko.ECDSAKey.generate()
 
@@ -25,7 +26,7 @@ CLEAN = {
     "euid": 0,
     "site_dirs": 3,
     "environments": 1,
-    "litellm": [{"path": "/opt/v/litellm-1.106.2.dist-info", "version": "1.106.2"}],
+    "litellm": [{"path": f"/opt/v/litellm-{LITELLM}.dist-info", "version": LITELLM}],
     "findings": [],
     "unreadable_count": 0,
     "unreadable": [],
@@ -114,7 +115,7 @@ def test_a_known_host_key_is_accepted(ssh) -> None:
     known_hosts_line(ssh.home)
     result = ccprov_audit("-i", ssh.inventory)
     assert result.exit_code == 0, result.output
-    assert "clean" in result.output and "1.106.2" in result.output
+    assert "clean" in result.output and LITELLM in result.output
 
 
 def test_accept_new_host_keys_adds_and_saves_the_key(ssh) -> None:

@@ -37,5 +37,13 @@ def version(package: str) -> str:
     return str(pins[0])
 
 
+# (role, variable, package): the role defaults that name a pinned release. Ansible needs the
+# value written there; tests/unit/test_pinned_defaults.py holds each equal to the lock's.
+PINNED_DEFAULTS = [
+    ("litellm_gateway", "litellm_gateway_version", "litellm"),
+    ("workstation", "workstation_vibe_proxy_version", "litellm"),
+    ("vllm_server", "vllm_server_version", "vllm"),
+]
+
 LITELLM = version("litellm")
 VLLM = version("vllm")

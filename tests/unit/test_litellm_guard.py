@@ -12,6 +12,7 @@ import pytest
 
 from ccprov import guard
 from tests.conftest import REPO
+from tests.support.pins import LITELLM
 
 g = guard.load()
 DENY = ["1.82.7", "1.82.8"]
@@ -23,19 +24,19 @@ LOCKS = REPO / "roles/pinned_venv/files/requirements"
 def test_compromised_versions_are_refused_with_the_fix(version) -> None:
     message = g.version_problem(version, DENY, "1.82.9")
     assert message and "denylisted" in message and "credential-stealing" in message
-    assert "1.106.2" in message
+    assert LITELLM in message
 
 
 def test_denylist_is_extensible_and_minimum_enforced() -> None:
     assert g.version_problem("1.90.0", [*DENY, "1.90.0"], "1.82.9")
     assert "older than the minimum" in g.version_problem("1.80.0", DENY, "1.82.9")
     assert g.version_problem("1.82.9", DENY, "1.82.9") is None
-    assert g.version_problem("1.106.2", DENY, "1.82.9") is None
+    assert g.version_problem(LITELLM, DENY, "1.82.9") is None
     assert "not an exact version" in g.version_problem(">=1.80", DENY, "1.82.9")
 
 
 def test_version_comparison_is_numeric() -> None:
-    assert g.parse_version("1.106.2") > g.parse_version("1.82.9")
+    assert g.parse_version(LITELLM) > g.parse_version("1.82.9")
     assert g.parse_version("1.75.5.post1") == (1, 75, 5)
 
 
@@ -53,11 +54,11 @@ def test_the_shipped_lock_is_fully_hash_pinned() -> None:
 
 
 def test_lock_problems_are_found() -> None:
-    unhashed = "litellm==1.106.2 \\\n    --hash=sha256:aa\nrequests==2.0\n"
-    assert "requirement requests==2.0 has no --hash" in g.lock_problems(unhashed, "1.106.2", DENY)
+    unhashed = f"litellm=={LITELLM} \\\n    --hash=sha256:aa\nrequests==2.0\n"
+    assert "requirement requests==2.0 has no --hash" in g.lock_problems(unhashed, LITELLM, DENY)
     wrong = "litellm==1.82.8 \\\n    --hash=sha256:aa\n"
-    problems = g.lock_problems(wrong, "1.106.2", DENY)
-    assert "the lock file pins litellm 1.82.8, not 1.106.2" in problems
+    problems = g.lock_problems(wrong, LITELLM, DENY)
+    assert f"the lock file pins litellm 1.82.8, not {LITELLM}" in problems
     assert "the lock file pins denylisted litellm 1.82.8" in problems
 
 
@@ -73,16 +74,16 @@ def make_venv(root: Path, version: str, pth: dict[str, str]) -> Path:
 
 def test_venv_audit(tmp_path) -> None:
     allowed = [r"^distutils-precedence\.pth$"]
-    good = make_venv(tmp_path / "good", "1.106.2", {"distutils-precedence.pth": "import os\n"})
-    assert g.venv_problems(str(good), "1.106.2", allowed) == []
-    bad = make_venv(tmp_path / "bad", "1.106.2", {"litellm_init.pth": "import base64\n"})
-    (problem,) = g.venv_problems(str(bad), "1.106.2", allowed)
+    good = make_venv(tmp_path / "good", LITELLM, {"distutils-precedence.pth": "import os\n"})
+    assert g.venv_problems(str(good), LITELLM, allowed) == []
+    bad = make_venv(tmp_path / "bad", LITELLM, {"litellm_init.pth": "import base64\n"})
+    (problem,) = g.venv_problems(str(bad), LITELLM, allowed)
     assert "unexpected litellm_init.pth" in problem and "remove the venv" in problem
     other = make_venv(tmp_path / "other", "1.82.8", {})
-    assert g.venv_problems(str(other), "1.106.2", allowed) == [
-        "installed litellm is 1.82.8, expected exactly 1.106.2"
+    assert g.venv_problems(str(other), LITELLM, allowed) == [
+        f"installed litellm is 1.82.8, expected exactly {LITELLM}"
     ]
-    assert "no site-packages" in g.venv_problems(str(tmp_path / "none"), "1.106.2", allowed)[0]
+    assert "no site-packages" in g.venv_problems(str(tmp_path / "none"), LITELLM, allowed)[0]
 
 
 @pytest.mark.parametrize("version", ["1.82.7", "1.82.8"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ccprov import guard
+from tests.support.pins import LITELLM
 
 audit_probe = guard.load()
 
@@ -41,7 +42,7 @@ DISTUTILS_PRECEDENCE = (
 
 
 def test_clean_environments_have_no_findings(tmp_path) -> None:
-    plant(tmp_path, "gateway/venv", "1.106.2", {"distutils-precedence.pth": DISTUTILS_PRECEDENCE})
+    plant(tmp_path, "gateway/venv", LITELLM, {"distutils-precedence.pth": DISTUTILS_PRECEDENCE})
     plant(
         tmp_path,
         "tool",
@@ -50,7 +51,7 @@ def test_clean_environments_have_no_findings(tmp_path) -> None:
     )
     report = audit_probe.audit(policy(tmp_path))
     assert report["findings"] == []
-    assert [i["version"] for i in report["litellm"]] == ["1.106.2"]
+    assert [i["version"] for i in report["litellm"]] == [LITELLM]
     assert report["site_dirs"] == 2
 
 
@@ -105,12 +106,12 @@ def test_cli_table_and_exit_code(tmp_path) -> None:
         "          ansible_connection: local\n"
     )
     root = tmp_path / "scan"
-    plant(root, "opt/ok", "1.106.2")
+    plant(root, "opt/ok", LITELLM)
     clean = subprocess.run(
         [CCPROV, "audit", "-i", str(inventory), "--root", str(root)], capture_output=True, text=True
     )
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "gw-local" in clean.stdout and "clean" in clean.stdout and "1.106.2" in clean.stdout
+    assert "gw-local" in clean.stdout and "clean" in clean.stdout and LITELLM in clean.stdout
 
     plant(root, "opt/bad", "1.82.8", {"litellm_init.pth": "import x\n"})
     bad = subprocess.run(

@@ -9,13 +9,7 @@ import yaml
 
 from tests.support import pins
 from tests.support.paths import REPO
-
-# (role, variable, package): each role default that names a pinned release.
-PINNED_DEFAULTS = [
-    ("litellm_gateway", "litellm_gateway_version", "litellm"),
-    ("workstation", "workstation_vibe_proxy_version", "litellm"),
-    ("vllm_server", "vllm_server_version", "vllm"),
-]
+from tests.support.pins import PINNED_DEFAULTS
 
 
 def load(path: str) -> dict[str, object]:

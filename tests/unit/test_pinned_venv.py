@@ -10,10 +10,11 @@ import yaml
 
 from ccprov import guard
 from tests.conftest import REPO
+from tests.support.pins import LITELLM, VLLM
 
 g = guard.load()
 ROLE = REPO / "roles/pinned_venv"
-LOCK = "vllm==0.33.0 \\\n    --hash=sha256:aa\nidna==3.20 \\\n    --hash=sha256:bb\n"
+LOCK = f"vllm=={VLLM} \\\n    --hash=sha256:aa\nidna==3.20 \\\n    --hash=sha256:bb\n"
 
 
 def test_the_builtin_denylist_is_litellms_only() -> None:
@@ -28,9 +29,9 @@ def test_the_builtin_denylist_is_litellms_only() -> None:
 
 
 def test_version_checks_for_any_package() -> None:
-    assert g.version_problem("0.33.0", [], "", "vllm") is None
-    assert g.version_problem("0.33.0", ["0.33.0"], "", "vllm") == (
-        "vllm 0.33.0 is denylisted; pin another release."
+    assert g.version_problem(VLLM, [], "", "vllm") is None
+    assert g.version_problem(VLLM, [VLLM], "", "vllm") == (
+        f"vllm {VLLM} is denylisted; pin another release."
     )
     assert "vllm 0.1.0 is older than the minimum 0.2" in g.version_problem(
         "0.1.0", [], "0.2", "vllm"
@@ -41,31 +42,31 @@ def test_version_checks_for_any_package() -> None:
 
 
 def test_lock_checks_for_any_package() -> None:
-    assert g.lock_problems(LOCK, "0.33.0", [], "vllm") == []
+    assert g.lock_problems(LOCK, VLLM, [], "vllm") == []
     assert g.lock_problems(LOCK, "0.33.1", [], "vllm") == [
-        "the lock file pins vllm 0.33.0, not 0.33.1"
+        f"the lock file pins vllm {VLLM}, not 0.33.1"
     ]
-    assert g.lock_problems(LOCK, "0.33.0", ["0.33.0"], "vllm") == [
-        "the lock file pins denylisted vllm 0.33.0"
+    assert g.lock_problems(LOCK, VLLM, [VLLM], "vllm") == [
+        f"the lock file pins denylisted vllm {VLLM}"
     ]
     # A denylisted litellm is refused in any package's lock.
     bad = g.DEFAULT_POLICY["denylist"][0]
     with_litellm = LOCK + f"litellm=={bad} \\\n    --hash=sha256:cc\n"
-    assert g.lock_problems(with_litellm, "0.33.0", [], "vllm") == [
+    assert g.lock_problems(with_litellm, VLLM, [], "vllm") == [
         f"the lock file pins denylisted litellm {bad}"
     ]
 
 
 def test_venv_audit_for_any_package(tmp_path) -> None:
     site = tmp_path / "lib/python3.11/site-packages"
-    (site / "vllm-0.33.0.dist-info").mkdir(parents=True)
-    (site / "vllm-0.33.0.dist-info/METADATA").write_text("Name: vllm\nVersion: 0.33.0\n")
-    assert g.venv_problems(str(tmp_path), "0.33.0", [], "vllm") == []
+    (site / f"vllm-{VLLM}.dist-info").mkdir(parents=True)
+    (site / f"vllm-{VLLM}.dist-info/METADATA").write_text(f"Name: vllm\nVersion: {VLLM}\n")
+    assert g.venv_problems(str(tmp_path), VLLM, [], "vllm") == []
     assert g.venv_problems(str(tmp_path), "0.33.1", [], "vllm") == [
-        "installed vllm is 0.33.0, expected exactly 0.33.1"
+        f"installed vllm is {VLLM}, expected exactly 0.33.1"
     ]
-    assert g.venv_problems(str(tmp_path), "1.106.2", [], "litellm") == [
-        "installed litellm is missing, expected exactly 1.106.2"
+    assert g.venv_problems(str(tmp_path), LITELLM, [], "litellm") == [
+        f"installed litellm is missing, expected exactly {LITELLM}"
     ]
 
 

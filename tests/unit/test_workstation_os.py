@@ -8,6 +8,7 @@ from __future__ import annotations
 import yaml
 
 from tests.conftest import REPO, load_file
+from tests.support.pins import LITELLM
 
 ROLE = REPO / "roles/workstation"
 os_filters = load_file("workstation_os", REPO / "plugins/filter/workstation_os.py")
@@ -86,15 +87,15 @@ def test_the_uv_lock_has_a_wheel_hash_for_each_cpu_it_is_used_on() -> None:
 
 
 def test_a_lock_without_wheels_for_the_cpu_is_refused_in_one_line() -> None:
-    cpus = {"litellm": {"1.106.2": ["arm64"]}}
+    cpus = {"litellm": {LITELLM: ["arm64"]}}
     refuse = os_filters.workstation_lock_refusal
     args = ("macOS", "x86_64", "the vibe proxy", "--vibe")
-    assert refuse("litellm", "1.106.2", cpus, *args) == (
-        "The vibe proxy needs litellm 1.106.2, whose hash lock has no macOS wheels of every"
+    assert refuse("litellm", LITELLM, cpus, *args) == (
+        f"The vibe proxy needs litellm {LITELLM}, whose hash lock has no macOS wheels of every"
         " package for x86_64 (only arm64): leave --vibe out on this machine, or pin a litellm"
         " release whose lock has them."
     )
-    assert refuse("litellm", "1.106.2", cpus, "macOS", "arm64", "the vibe proxy", "--vibe") == ""
+    assert refuse("litellm", LITELLM, cpus, "macOS", "arm64", "the vibe proxy", "--vibe") == ""
     assert refuse("litellm", "1.107.0", cpus, *args) == ""  # a release with no known gap
     assert refuse("mistral-vibe", "3.0.2", {}, *args) == ""
 

@@ -29,6 +29,7 @@ import yaml
 
 from tests.conftest import REPO, free_port
 from tests.support import role_templates, shell_commands
+from tests.support.pins import LITELLM
 
 ROLE = REPO / "roles/workstation"
 DARWIN = yaml.safe_load((ROLE / "vars/Darwin.yml").read_text())
@@ -320,7 +321,7 @@ def test_an_intel_mac_is_refused_the_locked_python_tools_in_one_line(rendered: R
         "No OpenCode build is pinned for darwin-x64 (macOS on x86_64)"
     )
     assert result["vibe_proxy"] == (
-        "The vibe proxy needs litellm 1.106.2, whose hash lock has no macOS wheels of every"
+        f"The vibe proxy needs litellm {LITELLM}, whose hash lock has no macOS wheels of every"
         " package for x86_64 (only arm64): leave --vibe out on this machine, or pin a litellm"
         " release whose lock has them."
     )
