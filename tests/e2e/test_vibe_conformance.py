@@ -44,16 +44,17 @@ XFAIL: dict[str, str] = {
         "stop_sequence null (llms/anthropic/pass_through/adapters/transformation.py:1433-1443, "
         ":1610); the Mistral API does not say which sequence stopped a reply either"
     ),
+    "tool-calls-parallel-stream": (
+        "the proxy asks for one call per streamed turn (ccprov_vibe.py): LiteLLM 1.106.2's "
+        "Anthropic stream adapter opens a tool_use block for delta.tool_calls[0] only "
+        "(llms/anthropic/pass_through/adapters/transformation.py:1633-1639) and the Mistral "
+        "API streams a turn's calls in one delta, so a second call would be lost; "
+        "test_a_streamed_turn_loses_no_tool_call shows one call asked for and one arriving"
+    ),
 }
 # Checks that fail on this route today and could pass with more proxy work (open in issue
 # #30): name -> what fails and where. Strict xfails as well.
 OPEN: dict[str, str] = {
-    "tool-calls-parallel-stream": (
-        "the stand-in streams the calls of a turn in one delta (as it says Mistral does); "
-        "LiteLLM 1.106.2's Anthropic stream adapter opens a tool_use block for "
-        "delta.tool_calls[0] only (llms/anthropic/pass_through/adapters/transformation.py:"
-        "1633-1639), so the second call is lost; non-streamed parallel calls arrive"
-    ),
     "tool-result-image": (
         "the vibe proxy has no text-only rewrite (the gateway's ccprov_text_only.py): LiteLLM "
         "sends the image as a user turn after the tool result, which the canned model "
@@ -295,3 +296,29 @@ def test_cloud_shaped_turn_with_text_and_a_tool_call_is_replayed(vibe_route: Rou
     ], turns
     assert turns[0]["content"] == f"I will read {path} first."
     assert turns[1]["tool_calls"][0]["id"] == turns[2]["tool_call_id"] != conformance.LONG_TOOL_ID
+
+
+def test_a_streamed_turn_loses_no_tool_call(vibe_route: Route) -> None:
+    """Two reads asked for at once, streamed: the proxy asks the API for one call at a time
+    (parallel_tool_calls false), so the one call the model makes is the one that arrives,
+    and the next read comes in the next turn (LiteLLM's stream adapter would keep only the
+    first of two calls streamed in one delta, and the second would be lost)."""
+    ctx = conformance.Context(
+        conformance.Target(vibe_route.url, MASTER_KEY, MODEL), vibe_route.fixtures
+    )
+    a, b = conformance.PATHS
+    start = len(vibe_route.sent())
+    reply = ctx.messages(
+        {
+            "max_tokens": 256,
+            "stream": True,
+            "tools": [conformance._read_tool(ctx)],
+            "messages": [{"role": "user", "content": f"Read {a} and {b}, both at once."}],
+        }
+    )
+    assert reply.status == 200, reply.body[:500]
+    answer = conformance.assemble(reply.events())
+    (sent,) = vibe_route.sent()[start:]
+    assert sent["body"].get("parallel_tool_calls") is False, sent["body"]
+    assert [t.get("input", {}).get("file_path") for t in answer.tool_uses] == [a]
+    assert answer.stop_reason == "tool_use"

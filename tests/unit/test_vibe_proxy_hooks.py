@@ -134,3 +134,22 @@ def test_only_the_master_key_matches() -> None:
     assert vibe.key_matches("sk-vibe-1", "sk-vibe-1")
     assert not vibe.key_matches("sk-vibe-2", "sk-vibe-1")
     assert not vibe.key_matches("", "")
+
+
+def test_a_streamed_turn_with_tools_asks_for_one_call_at_a_time() -> None:
+    """LiteLLM 1.106.2's stream adapter keeps only the first of the calls the Mistral API
+    streams in one delta; one call per turn loses none (the conformance check
+    tool-calls-parallel-stream shows the loss on the real proxy)."""
+    tools = [{"name": "Read", "input_schema": {"type": "object"}}]
+
+    def hooked(**body: Any) -> dict[str, Any]:
+        data = {"model": "devstral-medium", "messages": [], **body}
+        return asyncio.run(
+            vibe.mistral_shapes.async_pre_call_hook(None, None, data, "anthropic_messages")
+        )
+
+    assert hooked(stream=True, tools=tools)["parallel_tool_calls"] is False
+    # The client's own choice stands; unstreamed turns and turns without tools are as sent.
+    assert hooked(stream=True, tools=tools, parallel_tool_calls=True)["parallel_tool_calls"]
+    assert "parallel_tool_calls" not in hooked(stream=False, tools=tools)
+    assert "parallel_tool_calls" not in hooked(stream=True)

@@ -23,6 +23,15 @@ but not these two, which the API refuses and Claude Code sends:
   (mistralai 3.7.0 models/chatcompletionrequest.py), as the gateway's
   ccprov_anthropic_fields.py does.
 
+- Parallel tool calls in a streamed turn: the Mistral API streams a turn's calls in one
+  delta, and LiteLLM 1.106.2's Anthropic stream adapter opens a tool_use block for
+  `delta.tool_calls[0]` only (llms/anthropic/pass_through/adapters/transformation.py:
+  1633-1639): every call after the first was lost without a word, and the model then
+  waited for a result that never came. A streamed turn with tools asks for one call at a
+  time (`parallel_tool_calls: false`, unless the client set it): the model makes the next
+  call in the next turn, so nothing is lost. Turns that are not streamed keep parallel calls
+  (LiteLLM's non-streamed translation keeps every call).
+
 It runs in async_pre_call_hook (LiteLLM proxy/utils.py, ProxyLogging.pre_call_hook): on
 /v1/messages with call_type `anthropic_messages` and the Anthropic-shaped body, before
 LiteLLM translates it; on /v1/chat/completions with `acompletion`, OpenAI-shaped. Requests
@@ -141,6 +150,8 @@ class MistralShapes(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (unt
             data["messages"], _ = rewrite(data["messages"], anthropic=True)
             choice = data.get("tool_choice")
             if isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True:
+                data.setdefault("parallel_tool_calls", False)
+            if data.get("stream") is True and data.get("tools"):
                 data.setdefault("parallel_tool_calls", False)
         elif "messages" in data and kind in ("completion", "acompletion"):
             data["messages"], _ = rewrite(data["messages"], anthropic=False)
