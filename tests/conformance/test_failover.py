@@ -6,14 +6,17 @@ stream it breaks after its 200 is an error in the usage log (issue #29)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
+import subprocess
 import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,39 +31,56 @@ from tests.support.continuity import read_turn, turn_request
 KEY = "sk-failover-vllm-key-0123456789abcdef"
 
 
-def standin_with_log(dump: Path):
-    port = free_port()
-    return port, start_standin(port, KEY, dump=dump)
+@dataclass
+class Fleet:
+    gateway: Gateway
+    standins: list[subprocess.Popen[bytes]]
+    dumps: list[Path]  # each stand-in's requests, one JSON line each
+    ports: list[int]
+    usage: Path  # the gateway's usage log directory
 
 
-@pytest.fixture(scope="module")
-def two_hosts(tmp_path_factory) -> Iterator[tuple[Gateway, list, list[Path]]]:
-    tmp = tmp_path_factory.mktemp("failover")
+@contextlib.contextmanager
+def two_backends(
+    tmp: Path, extra_vars: dict[str, object], token_delay: float | None = None
+) -> Iterator[Fleet]:
+    """Two vLLM stand-ins behind the real gateway (the role's config with both as backends)."""
     dumps = [tmp / "gpu1.jsonl", tmp / "gpu2.jsonl"]
-    started = [standin_with_log(d) for d in dumps]
-    urls = [f"http://127.0.0.1:{port}/v1" for port, _ in started]
+    ports = [free_port(), free_port()]
+    standins = [
+        start_standin(p, KEY, dump=d, token_delay=token_delay)
+        for p, d in zip(ports, dumps, strict=True)
+    ]
+    urls = [f"http://127.0.0.1:{port}/v1" for port in ports]
     (tmp / "gateway").mkdir()
     proc, gateway = start_gateway(
         tmp / "gateway",
         urls[0].removesuffix("/v1"),
         KEY,
         extra_env={"LITELLM_BACKEND_KEY_2": KEY},
-        # Spread and failover without session affinity (on by default with two backends,
-        # which would pin the one key to one host): the gateway molecule scenario and the
-        # site e2e cover affinity.
-        extra_vars={
-            "litellm_gateway_backends": [{"api_base": u} for u in urls],
-            "litellm_gateway_affinity": "never",
-        },
+        extra_vars={"litellm_gateway_backends": [{"api_base": u} for u in urls], **extra_vars},
     )
     try:
-        yield gateway, [p for _, p in started], dumps
+        yield Fleet(gateway, standins, dumps, ports, tmp / "gateway/usage")
     finally:
+        for standin in standins:
+            standin.send_signal(signal.SIGCONT)  # a test may have stopped one
         proc.terminate()
         proc.wait(timeout=20)
-        for _, p in started:
-            p.kill()
-            p.wait(timeout=10)
+        for standin in standins:
+            standin.kill()
+            standin.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory) -> Iterator[tuple[Gateway, list, list[Path]]]:
+    # Spread and failover without session affinity (on by default with two backends, which
+    # would pin the one key to one host): the gateway molecule scenario and the site e2e
+    # cover affinity.
+    with two_backends(
+        tmp_path_factory.mktemp("failover"), {"litellm_gateway_affinity": "never"}
+    ) as fleet:
+        yield fleet.gateway, fleet.standins, fleet.dumps
 
 
 def ask(gateway: Gateway, word: str) -> str:
@@ -98,38 +118,18 @@ ALICE = "sk-ccprov-alice-failover-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def paced_hosts(tmp_path_factory) -> Iterator[tuple[Gateway, list, list[Path], Path, list[int]]]:
+def paced_hosts(tmp_path_factory) -> Iterator[Fleet]:
     """Two paced stand-ins behind the role's config as it is with two backends (session
     affinity on), a short stream timeout, and a developer key (the usage log names her)."""
-    tmp = tmp_path_factory.mktemp("hung")
-    dumps = [tmp / "gpu1.jsonl", tmp / "gpu2.jsonl"]
-    ports = [free_port(), free_port()]
-    standins = [
-        start_standin(p, KEY, dump=d, token_delay=PACE) for p, d in zip(ports, dumps, strict=True)
-    ]
-    urls = [f"http://127.0.0.1:{port}/v1" for port in ports]
-    (tmp / "gateway").mkdir()
-    proc, gateway = start_gateway(
-        tmp / "gateway",
-        urls[0].removesuffix("/v1"),
-        KEY,
-        extra_env={"LITELLM_BACKEND_KEY_2": KEY},
-        extra_vars={
-            "litellm_gateway_backends": [{"api_base": u} for u in urls],
-            "litellm_gateway_stream_timeout": STREAM_TIMEOUT,
-        },
-    )
-    gateway.set_developers({"alice": {"sha256": hashlib.sha256(ALICE.encode()).hexdigest()}})
-    try:
-        yield gateway, standins, dumps, tmp / "gateway/usage", ports
-    finally:
-        for standin in standins:
-            standin.send_signal(signal.SIGCONT)
-        proc.terminate()
-        proc.wait(timeout=20)
-        for standin in standins:
-            standin.kill()
-            standin.wait(timeout=10)
+    with two_backends(
+        tmp_path_factory.mktemp("hung"),
+        {"litellm_gateway_stream_timeout": STREAM_TIMEOUT},
+        token_delay=PACE,
+    ) as fleet:
+        fleet.gateway.set_developers(
+            {"alice": {"sha256": hashlib.sha256(ALICE.encode()).hexdigest()}}
+        )
+        yield fleet
 
 
 def turn(gateway: Gateway, session: str, words: list[str]) -> tuple[float, str]:
@@ -167,7 +167,14 @@ def test_a_hung_host_costs_a_turn_one_stream_timeout_and_no_more(paced_hosts) ->
     mid-stream (router_utils/cooldown_handlers.py, _is_cooldown_required skips an
     APIConnectionError text) and session affinity sent the retry back to the hung host,
     which cost it another STREAM_TIMEOUT. The broken stream is an error line in the usage log."""
-    gateway, standins, dumps, usage, ports = paced_hosts
+    fleet = paced_hosts
+    gateway, standins, dumps, usage, ports = (
+        fleet.gateway,
+        fleet.standins,
+        fleet.dumps,
+        fleet.usage,
+        fleet.ports,
+    )
     session = str(uuid.uuid4())
     before = [served(d) for d in dumps]
     assert turn(gateway, session, ["warm"])[1] == ""
