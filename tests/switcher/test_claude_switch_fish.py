@@ -33,23 +33,28 @@ SHELL_OWN = {"SHLVL", "PWD", "OLDPWD", "_", "TERM", "COLUMNS", "LINES"}
 
 
 @pytest.fixture(scope="module")
-def fish_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The conf.d file as the role's defaults render it (aliases launching `claude --flags`)."""
+def fish_confs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The conf.d file as the role renders it, its aliases launching `claude --flags`, and
+    with workstation_claude_command `my-claude` (not the switcher's `claude` function)."""
     out = tmp_path_factory.mktemp("fish")
-    dest = out / "ccprov.fish"
-    proc = role_templates.render(
-        out / "work",
-        [
-            role_templates.Job(
-                "workstation",
-                "home/.config/fish/conf.d/ccprov.fish.j2",
-                dest,
-                {"workstation_claude_flags": "--flags"},
-            )
-        ],
-    )
+    commands = {"default": "claude", "custom": "my-claude"}
+    jobs = [
+        role_templates.Job(
+            "workstation",
+            "home/.config/fish/conf.d/ccprov.fish.j2",
+            out / f"{name}.fish",
+            {"workstation_claude_flags": "--flags", "workstation_claude_command": command},
+        )
+        for name, command in commands.items()
+    ]
+    proc = role_templates.render(out / "work", jobs)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return dest
+    return {name: out / f"{name}.fish" for name in commands}
+
+
+@pytest.fixture
+def fish_conf(fish_confs: dict[str, Path]) -> Path:
+    return fish_confs["default"]
 
 
 @pytest.fixture
@@ -58,9 +63,10 @@ def fish_home(home: Path, fish_conf: Path) -> Path:
     conf_d = home / ".config" / "fish" / "conf.d"
     conf_d.mkdir(parents=True)
     shutil.copy(fish_conf, conf_d / "ccprov.fish")
-    claude = home / ".local" / "bin" / "claude"
-    claude.write_text(FAKE_CLAUDE)
-    claude.chmod(0o755)
+    for name in ("claude", "my-claude"):
+        claude = home / ".local" / "bin" / name
+        claude.write_text(FAKE_CLAUDE)
+        claude.chmod(0o755)
     return home
 
 
@@ -92,15 +98,19 @@ def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, str | No
     return {k: after.get(k) for k in set(before) | set(after) if before.get(k) != after.get(k)}
 
 
-def test_rendered_file_defines_the_aliases_and_claude_switch(fish_conf: Path) -> None:
-    text = fish_conf.read_text()
+@pytest.mark.parametrize("variant", ["default", "custom"])
+def test_rendered_file_defines_the_aliases_and_claude_switch(fish_confs, variant: str) -> None:
+    text = fish_confs[variant].read_text()
     assert text.startswith("#\n# Ansible managed")
     defined = set(re.findall(r"^function (\S+)", text, re.M))
     assert {"claude-switch", "cc", "cc-local", "cc-cloud", "cc-vibe"} <= defined
-    assert "claude --flags $argv" in text
+    assert {"default": "claude", "custom": "my-claude"}[variant] + " --flags $argv" in text
     if FISH:
         proc = subprocess.run(
-            [FISH, "--no-execute", str(fish_conf)], capture_output=True, text=True, check=False
+            [FISH, "--no-execute", str(fish_confs[variant])],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
 
@@ -146,6 +156,18 @@ def test_gateway_ca_reaches_claude_only_and_leaves_with_the_switch(fish_home: Pa
     )
     assert "claude CA=none URL=http://localhost:11434 args=--flags again" in proc.stdout
     assert proc.stdout.endswith("no-claude-fn\n"), proc.stdout + proc.stderr
+
+
+@needs_fish
+def test_another_launch_command_gets_the_ca_itself(fish_home: Path, fish_confs) -> None:
+    shutil.copy(fish_confs["custom"], fish_home / ".config" / "fish" / "conf.d" / "ccprov.fish")
+    ca = fish_home / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    write_env(fish_home, GOOD_ENV + f'LOCAL_CA_CERT="{ca}"\n')
+    proc = fish(fish_home, "cc-local hi >/dev/null; and cc-ollama there")
+    assert proc.stdout.endswith("\nclaude CA=none URL=http://localhost:11434 args=--flags there\n")
+    proc = fish(fish_home, "cc-local hi")
+    assert f"claude CA={ca} URL=https://gateway.example.org args=--flags hi" in proc.stdout
 
 
 @needs_fish
