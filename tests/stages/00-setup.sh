@@ -9,8 +9,9 @@ cd "$CCPROV_REPO"
 # the lint stage checks every shell script with shellcheck (tests/stages/10-lint.sh);
 # nginx-light: the gateway's rendered nginx.conf run for real (tests/unit/test_gateway_limits.py);
 # openssl: certificates checked as clients check them (tests/unit/test_gateway_ca.py, the
-# status probe's expiry reading); Debian ranks it optional.
-apt_packages=(zsh podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
+# status probe's expiry reading); Debian ranks it optional. fish: the fish conf.d file run in
+# real fish (tests/switcher/test_claude_switch_fish.py).
+apt_packages=(zsh fish podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
   systemd strace shellcheck nginx-light openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
