@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import REPO
 from tests.hostbed.site_bed import (
     ALL_AT_ONCE,
     CA,
@@ -113,17 +114,30 @@ def main_pid(host: str, unit: str) -> str:
     return podman_exec(host, "systemctl", "show", "-p", "MainPID", "--value", unit).stdout.strip()
 
 
-def test_rolling_vllm_change_fails_no_turn_and_keeps_a_host_up(paced) -> None:
-    """A change of vLLM's flags on every GPU host (as a pin or weights revision change
-    restarts them too): one host at a time, drained first; no turn fails, raw, and the two
-    hosts are never down at once (their vLLM stop and start times). The second host drains
-    only once the gateways' cooldown of the first (30 s, from its drain's 503s) has ended
-    since it came back: draining it sooner left the gateways no host (a CI run saw 429 "No
-    deployments available" and the drain's 503 reach clients)."""
+NEW_PIN = "0.33.2"  # the stand-in built at another version: what a vLLM upgrade installs
+NEW_REVISION = "0123456789abcdef0123456789abcdef01234567"  # a weights commit
+
+
+def test_rolling_vllm_upgrade_fails_no_turn_and_keeps_a_host_up(paced) -> None:
+    """The vLLM pin and the weights revision changed on every GPU host in one run, as ops
+    upgrade (the stand-in at another version from its own hash lock; the revision in vLLM's
+    config): one host at a time, drained first; no turn fails, raw, and the two hosts are
+    never down at once (their vLLM stop and start times). The second host drains only once
+    the gateways' cooldown of the first (30 s, from its drain's 503s) has ended since it
+    came back: draining it sooner left the gateways no host (a CI run saw 429 "No
+    deployments available" and the drain's 503 reach clients). The weights are not fetched
+    (no model download here: vllm_server_download_weights is false in the test bed)."""
+    wheelhouse = REPO / ".cache/wheelhouse/standin"
+    sh("bash", str(REPO / "tests/standins/vllm/build-wheelhouse.sh"), str(wheelhouse), NEW_PIN)
+    upgrade = (
+        "-e", f"vllm_server_version={NEW_PIN}",
+        "-e", f"vllm_server_requirements_file={wheelhouse}/vllm-{NEW_PIN}.txt",
+        "-e", f"vllm_server_model_revision={NEW_REVISION}",
+    )  # fmt: skip
     since = time.time()
     row, proc = load(
-        "vLLM flags changed on every GPU host (rolling, drained)",
-        lambda: site("--limit", "gpu_hosts", "-e", "vllm_server_max_num_seqs=32"),
+        "vLLM pin and weights revision changed on every GPU host (rolling, drained)",
+        lambda: site("--limit", "gpu_hosts", *upgrade),
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     windows = {gpu: down_windows(gpu, since) for gpu in GPUS}
@@ -134,7 +148,10 @@ def test_rolling_vllm_change_fails_no_turn_and_keeps_a_host_up(paced) -> None:
     assert second_stops - first_back >= COOLDOWN, f"drained within the cooldown: {windows}"
     gone = ", ".join(f"{gpu} {w[0][1] - w[0][0]:.1f} s" for gpu, w in windows.items())
     ROWS.append((row, gone + " (never both)"))
-    assert "--max-num-seqs 32" in podman_exec(GPUS[0], "systemctl", "cat", "vllm").stdout
+    for gpu in GPUS:
+        version = podman_exec(gpu, "curl", "-sf", "http://127.0.0.1:8000/version").stdout
+        assert json.loads(version)["version"] == NEW_PIN, (gpu, version)
+        assert f"--revision {NEW_REVISION}" in podman_exec(gpu, "systemctl", "cat", "vllm").stdout
     assert row.failed_raw == 0, row
 
 
@@ -181,7 +198,8 @@ def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path
     ROWS.append((row, "none (workers replaced one at a time)"))
     assert {gw: main_pid(gw, "litellm") for gw in before} == before  # reloaded, not restarted
     config = podman_exec("ccprov-gw2", "cat", "/etc/litellm/config.yaml").stdout
-    assert re.search(r"cooldown_time: '?31'?$", config, re.M), config
+    # A number though -e gives a string: LiteLLM does arithmetic with it.
+    assert re.search(r"cooldown_time: 31$", config, re.M), config
     assert post_messages(NEW_KEY, GATEWAYS[1]) == 200
     assert post_messages(REVOKED_KEY, GATEWAYS[0]) == 401
     assert "was revoked" in refusal(REVOKED_KEY, GATEWAYS[1])

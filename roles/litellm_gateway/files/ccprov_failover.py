@@ -120,7 +120,7 @@ class Failover(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyped 
             model_id=model_id,
             original_exception=exception,
             exception_status=408,
-            cooldown_time=router.cooldown_time,
+            cooldown_time=float(router.cooldown_time),
         )
 
 
