@@ -19,12 +19,14 @@ from tests.hostbed.site_bed import (
     sh,
     site,
 )
+from tests.support import pins
 
 
 @pytest.fixture(scope="session")
 def hosts() -> Iterator[dict[str, str]]:
     # The GPU host's stand-in wheelhouse (inventories/local) is the run's wheel cache's.
-    assert (REPO / ".cache/wheelhouse/standin/vllm-0.33.0.txt").exists(), (
+    standin_lock = f"vllm-{pins.version('vllm')}.txt"  # the stand-in's, at vLLM's pinned release
+    assert (REPO / ".cache/wheelhouse/standin" / standin_lock).exists(), (
         "no wheel cache: run tests/wheelhouse.sh (tests/stages/00-setup.sh does)"
     )
     testbed.start(HOSTS)

@@ -39,6 +39,7 @@ from tests.hostbed.site_bed import (
     vip_holders,
     wait_until_ready,
 )
+from tests.support import pins
 
 pytestmark = pytest.mark.hostbed
 
@@ -109,7 +110,7 @@ def test_audit_finds_planted_litellm_and_pth(deployed) -> None:
         line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("ccprov-")
     }
     assert "COMPROMISED" in rows["ccprov-ws1"]
-    assert "clean" in rows["ccprov-gw1"] and "1.106.2" in rows["ccprov-gw1"]
+    assert "clean" in rows["ccprov-gw1"] and pins.version("litellm") in rows["ccprov-gw1"]
     assert "litellm 1.82.8 is a compromised release" in proc.stdout
     assert "litellm_init.pth" in proc.stdout
 
@@ -123,9 +124,9 @@ def test_fleet_status_reports_every_host(deployed) -> None:
         for line in proc.stdout.splitlines()
         if line.startswith("ccprov-")
     }  # (host, service) -> row
-    assert "0.33.0" in rows["ccprov-gpu1", "vllm"]
+    assert pins.version("vllm") in rows["ccprov-gpu1", "vllm"]
     assert "NVIDIA B200" in rows["ccprov-gpu1", "vllm"]
-    assert "1.106.2" in rows["ccprov-gw1", "litellm"]
+    assert pins.version("litellm") in rows["ccprov-gw1", "litellm"]
     assert "active" in rows["ccprov-gw1", "nginx"]  # the HTTPS front
     # Its certificate from ccprov's CA: litellm_gateway_tls_days (180), just signed.
     days = re.search(r"cert=(\d+)d", rows["ccprov-gw1", "nginx"])

@@ -171,7 +171,6 @@ PENDING: dict[str, dict[str, str]] = {
         "roles/workstation/vars/Darwin.yml": "macOS wheel CPUs keyed by release: from the lock",
         "roles/litellm_gateway/molecule/default/tests/test_gateway.py": MOLECULE,
         "roles/workstation/molecule/vibe/tests/test_vibe.py": MOLECULE,
-        "tests/hostbed/test_site_e2e.py": "read tests/support/pins.py",
     },
     "vllm": {
         "inventories/local/group_vars/all/main.yml": "the stand-in's version and wheelhouse list",
@@ -180,8 +179,6 @@ PENDING: dict[str, dict[str, str]] = {
         "roles/vllm_server/molecule/default/converge.yml": MOLECULE,
         "roles/vllm_server/molecule/default/prepare.yml": MOLECULE,
         "roles/vllm_server/molecule/default/tests/test_vllm.py": MOLECULE,
-        "tests/hostbed/conftest.py": "read tests/support/pins.py",
-        "tests/hostbed/test_site_e2e.py": "read tests/support/pins.py",
         "tests/standins/vllm/build-wheelhouse.sh": "take the version from the lock's name",
         "tests/wheelhouse.sh": "take the version from the lock's name",
         "tests/vllm_reference/install.sh": "take the lock by glob",
