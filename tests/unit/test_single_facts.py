@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
 import subprocess
+import sys
 import tokenize
 from dataclasses import dataclass, field
 from functools import cache
@@ -184,10 +186,7 @@ PENDING: dict[str, dict[str, str]] = {
         "tests/vllm_reference/install.sh": "take the lock by glob",
         "tests/vllm_reference/test_lock_serves.py": "read tests/support/pins.py",
     },
-    "port": {
-        "roles/litellm_gateway/meta/argument_specs.yml": "drop `default: 443` (defaults has it)",
-        "playbooks/workstations.yml": "default(443): a shared var or the role's default",
-    },
+    "port": {},
 }
 
 
@@ -233,3 +232,49 @@ def test_a_copy_is_found_and_prose_is_not(tmp_path: Path) -> None:
     port = port_fact()
     assert port.pattern.search("default(443)") and not port.pattern.search("host:4430")
     assert port.ignore and not port.pattern.search(port.ignore.sub("", "if port == 443 else"))
+
+
+def test_workstations_reach_the_gateway_on_its_roles_default_port(tmp_path: Path) -> None:
+    """playbooks/workstations.yml's gateway URL, for a gateway whose inventory sets no TLS
+    port, uses the port in roles/litellm_gateway/defaults/main.yml (role defaults are not
+    in hostvars, so the play reads that file): changing the default is one edit."""
+    play = yaml.safe_load((REPO / "playbooks/workstations.yml").read_text())[0]
+    url_task = next(t for t in play["pre_tasks"] if "workstation_local_base_url" in str(t))
+    out = tmp_path / "url"
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "roles").symlink_to(REPO / "roles")  # the layout the play's lookup expects
+    (tmp_path / "playbooks/url.yml").write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "workstations",
+                    "gather_facts": False,
+                    "tasks": [
+                        url_task,
+                        {
+                            "ansible.builtin.copy": {
+                                "content": "{{ workstation_local_base_url }}",
+                                "dest": str(out),
+                            }
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    (tmp_path / "hosts.yml").write_text(
+        "gateways: {hosts: {gw1: {ansible_host: 10.0.0.9}}}\n"
+        "workstations: {hosts: {ws1: {ansible_connection: local}}}\n"
+    )
+    run = subprocess.run(
+        [Path(sys.executable).parent / "ansible-playbook", "-i", "hosts.yml", "playbooks/url.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_PYTHON_INTERPRETER": sys.executable},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    port = yaml.safe_load((REPO / "roles/litellm_gateway/defaults/main.yml").read_text())[
+        "litellm_gateway_tls_port"
+    ]
+    assert out.read_text() == "https://10.0.0.9" + ("" if port == 443 else f":{port}")
