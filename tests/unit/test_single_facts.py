@@ -205,8 +205,10 @@ def test_each_fact_is_written_in_one_place() -> None:
                 problems.append(f"  ^ {fact.name} is kept in {fact.source}: use it from there")
         for path, todo in fact.pending.items():
             if path not in found:
+                # After a bump the copy is stale, not gone: the message says both.
                 problems.append(
-                    f"{path} no longer copies {fact.name} ({todo}): drop it from PENDING"
+                    f"{path} no longer copies {fact.name} ({todo}): drop it from PENDING,"
+                    " or, if it names the release before a bump, update it"
                 )
     assert problems == [], "\n".join(problems)
 
