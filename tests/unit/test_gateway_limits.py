@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support import role_templates
+from tests.support.gateway import role_default
 from tests.support.standin import free_port
 
 TEMPLATE = "etc/nginx/nginx.conf.j2"
@@ -109,7 +110,8 @@ def _local(conf: str, tmp: Path, upstream: int, port: int) -> str:
     conf = conf.replace("/etc/nginx/tls/gateway.crt", str(cert))
     conf = conf.replace("/etc/nginx/tls/gateway.key", str(key))
     conf = conf.replace("server 127.0.0.1:4000;", f"server 127.0.0.1:{upstream};")
-    conf = conf.replace("listen 443 ssl", f"listen 127.0.0.1:{port} ssl")
+    default = role_default("litellm_gateway_tls_port")
+    conf = conf.replace(f"listen {default} ssl", f"listen 127.0.0.1:{port} ssl")
     return "\n".join(line for line in conf.splitlines() if not line.startswith("user "))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support import role_templates
+from tests.support.gateway import role_default
 
 FILES = {
     "keepalived.conf": "etc/keepalived/keepalived.conf.j2",
@@ -61,8 +62,9 @@ def test_keepalived_pairs_the_gateways_by_unicast(rendered) -> None:
 def test_the_check_asks_the_local_front_for_the_shared_name(rendered) -> None:
     check = rendered["check"]
     assert check.startswith("#!/bin/sh\n")
-    assert "--resolve llm.corp.example.org:443:127.0.0.1" in check
-    assert "https://llm.corp.example.org:443/health/liveliness" in check
+    port = role_default("litellm_gateway_tls_port")  # the front's default port
+    assert f"--resolve llm.corp.example.org:{port}:127.0.0.1" in check
+    assert f"https://llm.corp.example.org:{port}/health/liveliness" in check
 
 
 def test_the_front_serves_the_shared_address_and_its_name(rendered) -> None:
