@@ -309,12 +309,7 @@ def test_a_streamed_turn_loses_no_tool_call(vibe_route: Route) -> None:
     a, b = conformance.PATHS
     start = len(vibe_route.sent())
     reply = ctx.messages(
-        {
-            "max_tokens": 256,
-            "stream": True,
-            "tools": [conformance._read_tool(ctx)],
-            "messages": [{"role": "user", "content": f"Read {a} and {b}, both at once."}],
-        }
+        conformance._tool_body(ctx, f"Read {a} and {b}, both at once.", stream=True)
     )
     assert reply.status == 200, reply.body[:500]
     answer = conformance.assemble(reply.events())

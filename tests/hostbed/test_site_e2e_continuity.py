@@ -73,6 +73,11 @@ def paced(deployed) -> Iterator[float]:
             print(f"<!-- {row.event}: {row.errors} -->")
 
 
+def inventory_vars() -> dict[str, Any]:
+    """The test bed's inventory variables (inventories/local/group_vars/all/main.yml)."""
+    return dict(yaml.safe_load((INVENTORY / "group_vars/all/main.yml").read_text()))
+
+
 def load(
     event: str, action: Callable[[], Any], urls: tuple[str, ...] = GATEWAYS, **kwargs: Any
 ) -> tuple[Row, Any]:
@@ -148,9 +153,8 @@ def test_rolling_vllm_upgrade_fails_no_turn_and_keeps_a_host_up(paced) -> None:
     assert second_stops - first_back >= COOLDOWN, f"drained within the cooldown: {windows}"
     gone = ", ".join(f"{gpu} {w[0][1] - w[0][0]:.1f} s" for gpu, w in windows.items())
     ROWS.append((row, gone + " (never both)"))
-    vllm_key = yaml.safe_load((INVENTORY / "group_vars/all/main.yml").read_text())[
-        "vllm_server_api_key"
-    ]  # a throwaway test-bed key: vLLM's key guard lets only /health and /metrics by without it
+    # A throwaway test-bed key: vLLM's key guard lets only /health and /metrics by without it.
+    vllm_key = inventory_vars()["vllm_server_api_key"]
     for gpu in GPUS:
         version = podman_exec(
             gpu, "curl", "-sf", "-H", f"Authorization: Bearer {vllm_key}",
@@ -164,8 +168,7 @@ def test_rolling_vllm_upgrade_fails_no_turn_and_keeps_a_host_up(paced) -> None:
 def _keys_changed(tmp: Path) -> Path:
     """The inventory's developer keys with dev4 added and dev3 revoked (as the role's README
     says: `disabled: true`), as extra vars."""
-    group_vars = yaml.safe_load((INVENTORY / "group_vars/all/main.yml").read_text())
-    keys = dict(group_vars["litellm_gateway_developer_keys"])
+    keys = dict(inventory_vars()["litellm_gateway_developer_keys"])
     keys["dev3"] = {**keys["dev3"], "disabled": True}
     keys["dev4"] = {"sha256": hashlib.sha256(NEW_KEY.encode()).hexdigest(), "created": "2026-12-06"}
     path = tmp / "keys.json"

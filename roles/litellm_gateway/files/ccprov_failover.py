@@ -106,9 +106,8 @@ class Failover(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyped 
         exception = kwargs.get("exception")
         if not timed_out(exception):
             return
-        params = _mapping(kwargs.get("litellm_params"))
-        model_id = _mapping(params.get("model_info")).get("id")
-        if not isinstance(model_id, str):
+        model_id = deployment_id(kwargs.get("litellm_params"))
+        if model_id is None:
             return
         router = _router()
         if router is None:
