@@ -17,7 +17,7 @@ PYTHON = VENV / "bin/python"
 # mistral-common 1.13.1 unpacked (install.sh): put first on the path, it replaces the lock's.
 OLD_MISTRAL_COMMON = VENV.parent / "mistral-common-1.13.1"
 START_TIMEOUT = 240  # torch and vLLM import in ~30 s here; a slow CI machine takes longer
-INSTALL_HINT = "run tests/vllm_reference/install.sh (tests/stages/25-vllm-reference.sh does)"
+INSTALL_HINT = "run tests/vllm_reference/install.sh (tests/stages/vllm-reference.sh does)"
 
 
 def available() -> bool:

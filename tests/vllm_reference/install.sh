@@ -12,8 +12,8 @@ lock=roles/vllm_server/files/requirements/vllm-0.33.0.txt
 uv=.cache/uv/bin/uv
 [ -x "$uv" ] || bash tests/wheelhouse.sh .cache/wheelhouse >/dev/null
 start=$SECONDS
-# One install at a time: 00-setup starts one in the background, 25-vllm-reference waits here
-# for it (then finds it done) or installs itself if that one failed.
+# One install at a time: 00-setup starts one in the background, tests/stages/vllm-reference.sh
+# waits here for it (then finds it done) or installs itself if that one failed.
 mkdir -p "$(dirname "$venv")"
 exec 9>"$(dirname "$venv")/.install.lock"
 flock 9
