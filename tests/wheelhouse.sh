@@ -34,8 +34,9 @@ for lock in "${locks[@]}"; do
   touch "$stamp"
 done
 # The vLLM stand-in (tests/standins/vllm) as a wheel with its hash lock and mistral-common's
-# closure, for test hosts that run it: OUTDIR/standin/vllm-0.33.0.txt.
-STANDIN_WHEEL_CACHE="$out/standin" bash tests/standins/vllm/build-wheelhouse.sh "$out/standin" 0.33.0 \
+# closure, for test hosts that run it, at the release the role's vLLM lock pins:
+# OUTDIR/standin/vllm-<version>.txt.
+STANDIN_WHEEL_CACHE="$out/standin" bash tests/standins/vllm/build-wheelhouse.sh "$out/standin" \
   >/dev/null 2> >(grep -v "is ignored" >&2)
 uv_lock=${locks[1]}
 uv_venv=$(dirname "$out")/uv

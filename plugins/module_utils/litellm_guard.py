@@ -513,19 +513,21 @@ def minimum_version(package: str, minimum: str) -> str:
 
 
 def version_problem(
-    version: str, denylist: list[str], minimum: str, package: str = "litellm"
+    version: str, denylist: list[str], minimum: str, package: str = "litellm", vetted: str = ""
 ) -> str | None:
-    """Why `version` of `package` must not be installed, or None."""
+    """Why `version` of `package` must not be installed, or None. `vetted`: a release the fix
+    may name (pinned_venv passes the one its own lock pins; the lock's name is its one place)."""
+    example = f", e.g. {vetted}" if vetted else ""
     if not re.match(r"^\d+(\.\d+)*([.-]?(post|rc|a|b|dev)\d*)?$", version or ""):
-        return f"{package} version {version!r} is not an exact version; pin one, e.g. 1.106.2"
+        return f"{package} version {version!r} is not an exact version; pin one{example}"
     denied = {_normal_version(v) for v in denylist}
     if _normal_version(version) in denied:
         if _is_litellm(package):
             return (
                 f"litellm {version} is denylisted: PyPI releases"
                 f" {' and '.join(DEFAULT_POLICY['denylist'])} shipped credential-stealing"
-                " malware (and the denylist names this one). Pin a vetted release such as"
-                " 1.106.2."
+                " malware (and the denylist names this one). Pin a vetted release"
+                + (f" such as {vetted}." if vetted else ".")
             )
         return f"{package} {version} is denylisted; pin another release."
     if minimum and parse_version(version) < parse_version(minimum):

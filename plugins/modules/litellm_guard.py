@@ -49,6 +49,10 @@ options:
     description: The oldest acceptable version; empty for the built-in one (litellm's, else none).
     type: str
     default: ""
+  vetted:
+    description: A release a refusal names as the fix (check=version); empty names none.
+    type: str
+    default: ""
   lock_path:
     description: The requirements lock (check=lock), on the managed host.
     type: path
@@ -87,6 +91,7 @@ def main() -> None:
             "version": {"type": "str", "required": True},
             "denylist": {"type": "list", "elements": "str", "default": []},
             "minimum": {"type": "str", "default": ""},
+            "vetted": {"type": "str", "default": ""},
             "lock_path": {"type": "path"},
             "venv": {"type": "path"},
             "allowed_pth": {"type": "list", "elements": "str", "default": []},
@@ -100,7 +105,7 @@ def main() -> None:
     problems: list[str] = []
     if p["check"] == "version":
         problem = version_problem(
-            p["version"], denylist, minimum_version(package, p["minimum"]), package
+            p["version"], denylist, minimum_version(package, p["minimum"]), package, p["vetted"]
         )
         problems = [problem] if problem else []
     elif p["check"] == "lock":

@@ -22,9 +22,10 @@ LOCKS = REPO / "roles/pinned_venv/files/requirements"
 
 @pytest.mark.parametrize("version", ["1.82.7", "1.82.8"])
 def test_compromised_versions_are_refused_with_the_fix(version) -> None:
-    message = g.version_problem(version, DENY, "1.82.9")
+    message = g.version_problem(version, DENY, "1.82.9", vetted=LITELLM)
     assert message and "denylisted" in message and "credential-stealing" in message
-    assert LITELLM in message
+    assert message.endswith(f"Pin a vetted release such as {LITELLM}.")
+    assert g.version_problem(version, DENY, "1.82.9").endswith("Pin a vetted release.")
 
 
 def test_denylist_is_extensible_and_minimum_enforced() -> None:
@@ -127,4 +128,6 @@ def test_the_play_fails_for_a_compromised_version(tmp_path, version) -> None:
     )
     assert proc.returncode != 0
     assert f"litellm {version} is denylisted" in proc.stdout
+    # The fix names the release of pinned_venv's own lock (its file name, the one place).
+    assert f"Pin a vetted release such as {LITELLM}." in proc.stdout
     assert "changed=0" in proc.stdout

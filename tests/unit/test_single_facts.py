@@ -169,23 +169,9 @@ def port_fact() -> Fact:
 MOLECULE = "molecule scenario: read the version from the role defaults or the wheelhouse list"
 PENDING: dict[str, dict[str, str]] = {
     "litellm": {
-        "plugins/module_utils/litellm_guard.py": "the refusal's 'e.g.' release: name none",
         "roles/workstation/vars/Darwin.yml": "macOS wheel CPUs keyed by release: from the lock",
-        "roles/litellm_gateway/molecule/default/tests/test_gateway.py": MOLECULE,
-        "roles/workstation/molecule/vibe/tests/test_vibe.py": MOLECULE,
     },
-    "vllm": {
-        "inventories/local/group_vars/all/main.yml": "the stand-in's version and wheelhouse list",
-        "roles/litellm_gateway/molecule/default/prepare.yml": MOLECULE,
-        "roles/workstation/molecule/vibe/prepare.yml": MOLECULE,
-        "roles/vllm_server/molecule/default/converge.yml": MOLECULE,
-        "roles/vllm_server/molecule/default/prepare.yml": MOLECULE,
-        "roles/vllm_server/molecule/default/tests/test_vllm.py": MOLECULE,
-        "tests/standins/vllm/build-wheelhouse.sh": "take the version from the lock's name",
-        "tests/wheelhouse.sh": "take the version from the lock's name",
-        "tests/vllm_reference/install.sh": "take the lock by glob",
-        "tests/vllm_reference/test_lock_serves.py": "read tests/support/pins.py",
-    },
+    "vllm": {},
     "port": {},
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reference backend's venv: vLLM 0.33.0 installed from the vllm_server role's own hash lock,
+# The reference backend's venv: vLLM installed from the vllm_server role's own hash lock,
 # exactly as the role installs it on a GPU host (--require-hashes --no-deps, wheels only),
 # with the run's locked uv (tests/wheelhouse.sh made it). About 9 GB; a venv already made
 # from the same lock is kept. Also fetches mistral-common 1.13.1 (hash-checked, unpacked
@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${1:-${CCPROV_VLLM_REFERENCE_VENV:-.cache/vllm-reference/venv}}
-lock=roles/vllm_server/files/requirements/vllm-0.33.0.txt
+# The role's one vLLM lock (the release is in its name).
+locks=(roles/vllm_server/files/requirements/vllm-*.txt)
+[ ${#locks[@]} -eq 1 ] || { echo "expected one vllm-<version>.txt lock: ${locks[*]}" >&2; exit 1; }
+lock=${locks[0]}
 uv=.cache/uv/bin/uv
 [ -x "$uv" ] || bash tests/wheelhouse.sh .cache/wheelhouse >/dev/null
 start=$SECONDS

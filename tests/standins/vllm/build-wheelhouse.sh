@@ -8,17 +8,21 @@
 # The stand-in needs mistral-common (as vLLM does, for Mistral tokenizers), so OUTDIR also
 # gets mistral-common 1.12.0 and its runtime dependency closure, at the exact versions and
 # sha256 hashes of the role's real vLLM lock (roles/vllm_server/files/requirements/
-# vllm-0.33.0.txt), as wheels for CPython 3.11 manylinux x86_64 (Debian 12 test hosts), and
+# vllm-<version>.txt), as wheels for CPython 3.11 manylinux x86_64 (Debian 12 test hosts), and
 # the lock lists them all. Downloads are cached: wheels already in OUTDIR are reused, and
 # STANDIN_WHEEL_CACHE=DIR (optional) keeps a copy across calls.
 set -euo pipefail
 out=${1:?usage: build-wheelhouse.sh OUTDIR [VERSION] [--broken]}
-version=${2:-0.33.0}
-broken=false
-[ "${3:-}" = "--broken" ] && broken=true
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-vllm_lock="$repo/roles/vllm_server/files/requirements/vllm-0.33.0.txt"
+# The role's one vLLM lock; VERSION defaults to the release it pins (its name says it).
+locks=("$repo"/roles/vllm_server/files/requirements/vllm-*.txt)
+[ ${#locks[@]} -eq 1 ] || { echo "expected one vllm-<version>.txt lock: ${locks[*]}" >&2; exit 1; }
+vllm_lock=${locks[0]}
+pinned=$(basename "$vllm_lock" .txt)
+version=${2:-${pinned#vllm-}}
+broken=false
+[ "${3:-}" = "--broken" ] && broken=true
 # mistral-common 1.12.0's runtime closure on CPython 3.11 (its modules import
 # pydantic_extra_types.language_code, which needs pycountry, although its metadata
 # lists them only under extras).

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import yaml
 
 MASTER = "sk-master-molecule-0123456789abcdef"
-VERSION = "1.106.2"
+# The release the role pins (its defaults, held equal to the lock).
+DEFAULTS = Path(__file__).resolve().parents[3] / "defaults/main.yml"
+VERSION = yaml.safe_load(DEFAULTS.read_text())["litellm_gateway_version"]
 
 
 def test_service_active_enabled_and_listening(host) -> None:

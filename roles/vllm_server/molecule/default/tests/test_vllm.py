@@ -7,8 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 KEY = "sk-gpu-molecule-0123456789abcdef0123"
+# The release converge.yml installs: the one the role pins.
+DEFAULTS = Path(__file__).resolve().parents[3] / "defaults/main.yml"
+PINNED = yaml.safe_load(DEFAULTS.read_text())["vllm_server_version"]
 SEED = (
     "serve mistralai/Devstral-2-123B-Instruct-2512 --served-model-name devstral "
     "--tool-call-parser mistral --enable-auto-tool-choice --tensor-parallel-size 2 "
@@ -32,9 +36,9 @@ def test_unit_active_with_the_seed_flags(host) -> None:
 
 
 def test_versioned_venv_and_current_link(host) -> None:
-    assert host.file("/opt/vllm/current").linked_to == "/opt/vllm/0.33.0"
-    assert host.file("/opt/vllm/0.33.0/bin/vllm").is_file
-    assert "0.33.0" in host.check_output("/opt/vllm/current/bin/vllm --version")
+    assert host.file("/opt/vllm/current").linked_to == f"/opt/vllm/{PINNED}"
+    assert host.file(f"/opt/vllm/{PINNED}/bin/vllm").is_file
+    assert PINNED in host.check_output("/opt/vllm/current/bin/vllm --version")
 
 
 def test_api_key_only_in_the_private_env_file(host) -> None:
@@ -131,8 +135,8 @@ def test_failed_upgrade_rolls_back_and_keeps_serving(host) -> None:
     assert proc.returncode != 0
     output = " ".join((proc.stdout + proc.stderr).split())
     assert "vLLM 0.33.1 did not serve devstral" in output
-    assert "Rolled back to 0.33.0, which is serving again" in output
-    assert host.file("/opt/vllm/current").linked_to == "/opt/vllm/0.33.0"
+    assert f"Rolled back to {PINNED}, which is serving again" in output
+    assert host.file("/opt/vllm/current").linked_to == f"/opt/vllm/{PINNED}"
     assert host.service("vllm").is_running
     assert '"devstral"' in host.check_output(
         f"curl -sf http://127.0.0.1:8000/v1/models -H 'Authorization: Bearer {KEY}'"

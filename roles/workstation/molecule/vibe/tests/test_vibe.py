@@ -8,9 +8,14 @@ import json
 import shlex
 from pathlib import Path
 
+import yaml
+
 HOME = "/home/dev"
 ENV_FILE = f"{HOME}/.config/ccprov/vibe-proxy/env"
 GUARD = Path(__file__).resolve().parents[5] / "plugins/module_utils/litellm_guard.py"
+# The proxy's release: the one the role pins (its defaults, held equal to the lock).
+DEFAULTS = Path(__file__).resolve().parents[3] / "defaults/main.yml"
+VERSION = yaml.safe_load(DEFAULTS.read_text())["workstation_vibe_proxy_version"]
 OFFLINE = "DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 CLAUDE_CODE_MAX_RETRIES=0"
 
 
@@ -75,7 +80,7 @@ def test_proxy_venv_passes_the_gateways_supply_chain_audit(host) -> None:
     policy = json.dumps({"roots": [f"{HOME}/.local/share/ccprov"]})
     out = host.check_output(f"echo {guard} | base64 -d | python3 - {shlex.quote(policy)}")
     report = json.loads(out)
-    assert {i["version"] for i in report["litellm"]} == {"1.106.2"}
+    assert {i["version"] for i in report["litellm"]} == {VERSION}
     assert report["findings"] == []
 
 
