@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Build the test-host image locally (debootstrap, no registry) and import it into podman.
 # Tagged with a hash of its recipe: a machine builds it once and reuses it after that.
+# Usage: build-image.sh [SUITE]: Debian 12 (bookworm, the default) as localhost/ccprov-hostbed,
+# another suite (trixie: the workstation scenario's second host) as localhost/ccprov-hostbed-SUITE.
 # Prints the image name on the last line of stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
+suite=${1:-bookworm}
 name=localhost/ccprov-hostbed
-suite=bookworm
+[ "$suite" = bookworm ] || name=$name-$suite
 mirror=${HOSTBED_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
 packages=systemd,systemd-sysv,libpam-systemd,dbus,python3,python3-venv,python3-pip,sudo,bash,zsh,openssh-server,curl,ca-certificates,iproute2,procps,less

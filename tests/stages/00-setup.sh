@@ -37,10 +37,13 @@ fi
 # 25-vllm-reference waits for it (tests/vllm_reference/install.sh takes a lock).
 mkdir -p .cache/vllm-reference
 setsid bash tests/vllm_reference/install.sh >.cache/vllm-reference/install.log 2>&1 </dev/null &
-# The test-host image likewise (debootstrap, about a minute): 30-hostbed-image waits for it.
+# The test-host images likewise (debootstrap, about a minute and a half each): Debian 12, then
+# Debian 13 for the workstation scenario's second host, one after the other (two cores);
+# 30-hostbed-image waits for both.
 mkdir -p .cache/hostbed
 CONTAINERS_CONF="$CCPROV_REPO/tests/hostbed/containers.conf" \
-  setsid bash tests/hostbed/build-image.sh >.cache/hostbed/build.log 2>&1 </dev/null &
+  setsid bash -c 'bash tests/hostbed/build-image.sh; bash tests/hostbed/build-image.sh trixie' \
+  >.cache/hostbed/build.log 2>&1 </dev/null &
 
 # The real Claude Code CLI, the client of the end-to-end tests.
 CLAUDE_CODE_VERSION=${CLAUDE_CODE_VERSION:-2.1.331}
