@@ -30,37 +30,25 @@ from tests.support.standin import free_port
 pytestmark = pytest.mark.slow
 
 STANDIN = REPO / "tests/standins/mistral_api/mistral_api_standin.py"
-HOOKS = REPO / "roles/workstation/files/ccprov_vibe.py"
+# Its hooks as vibe_proxy.yml installs them next to config.yaml: its own and two of the
+# gateway's.
+HOOKS = [
+    REPO / "roles/workstation/files/ccprov_vibe.py",
+    REPO / "roles/litellm_gateway/files/ccprov_text_only.py",
+    REPO / "roles/litellm_gateway/files/ccprov_stop_sequences.py",
+]
 MISTRAL_KEY = "sk-mistral-conformance-0123456789"
 MASTER_KEY = "sk-vibe-conformance-0123456789abcdef"
 MODEL = "devstral-medium"  # workstation_vibe_model: what Claude Code asks the proxy for
 UPSTREAM = "devstral-medium-latest"  # workstation_vibe_mistral_model
 
 # Checks that cannot pass on this route, whatever the proxy does: name -> the reason and its
-# citation (an xfail, strict: one that starts passing fails until taken off).
-XFAIL: dict[str, str] = {
-    "stop-sequences": (
-        "LiteLLM 1.106.2 translates every chat finish_reason `stop` to end_turn and sets "
-        "stop_sequence null (llms/anthropic/pass_through/adapters/transformation.py:1433-1443, "
-        ":1610); the Mistral API does not say which sequence stopped a reply either"
-    ),
-    "tool-calls-parallel-stream": (
-        "the proxy asks for one call per streamed turn (ccprov_vibe.py): LiteLLM 1.106.2's "
-        "Anthropic stream adapter opens a tool_use block for delta.tool_calls[0] only "
-        "(llms/anthropic/pass_through/adapters/transformation.py:1633-1639) and the Mistral "
-        "API streams a turn's calls in one delta, so a second call would be lost; "
-        "test_a_streamed_turn_loses_no_tool_call shows one call asked for and one arriving"
-    ),
-}
-# Checks that fail on this route today and could pass with more proxy work (open in issue
-# #30): name -> what fails and where. Strict xfails as well.
-OPEN: dict[str, str] = {
-    "tool-result-image": (
-        "the vibe proxy has no text-only rewrite (the gateway's ccprov_text_only.py): LiteLLM "
-        "sends the image as a user turn after the tool result, which the canned model "
-        "answers instead of the result; whether devstral-medium takes images is unverified"
-    ),
-}
+# citation (an xfail, strict: one that starts passing fails until taken off). None now:
+# stop-sequences, tool-calls-parallel-stream and tool-result-image pass since issue #30.
+XFAIL: dict[str, str] = {}
+# Checks that fail on this route today and could pass with more proxy work: name -> what
+# fails and where. Strict xfails as well.
+OPEN: dict[str, str] = {}
 
 
 @dataclass
@@ -166,7 +154,8 @@ def vibe_route(tmp_path_factory) -> Iterator[Route]:
         )
         assert rendered.returncode == 0, rendered.stdout[-3000:]
         # Its hooks, next to the config as vibe_proxy.yml writes them.
-        shutil.copy(HOOKS, conf / HOOKS.name)
+        for hook in HOOKS:
+            shutil.copy(hook, conf / hook.name)
         venv = ensure_litellm_venv()
         log = tmp / "litellm.log"
         env = {
@@ -298,22 +287,15 @@ def test_cloud_shaped_turn_with_text_and_a_tool_call_is_replayed(vibe_route: Rou
     assert turns[1]["tool_calls"][0]["id"] == turns[2]["tool_call_id"] != conformance.LONG_TOOL_ID
 
 
-def test_a_streamed_turn_loses_no_tool_call(vibe_route: Route) -> None:
-    """Two reads asked for at once, streamed: the proxy asks the API for one call at a time
-    (parallel_tool_calls false), so the one call the model makes is the one that arrives,
-    and the next read comes in the next turn (LiteLLM's stream adapter would keep only the
-    first of two calls streamed in one delta, and the second would be lost)."""
-    ctx = conformance.Context(
-        conformance.Target(vibe_route.url, MASTER_KEY, MODEL), vibe_route.fixtures
-    )
-    a, b = conformance.PATHS
-    start = len(vibe_route.sent())
-    reply = ctx.messages(
-        conformance._tool_body(ctx, f"Read {a} and {b}, both at once.", stream=True)
-    )
-    assert reply.status == 200, reply.body[:500]
-    answer = conformance.assemble(reply.events())
-    (sent,) = vibe_route.sent()[start:]
-    assert sent["body"].get("parallel_tool_calls") is False, sent["body"]
-    assert [t.get("input", {}).get("file_path") for t in answer.tool_uses] == [a]
-    assert answer.stop_reason == "tool_use"
+def test_what_the_proxy_keeps_from_the_api(vibe_route: Route) -> None:
+    """Over the suite, the proxy applied stop_sequences itself (no `stop` reached the API,
+    which would end the text without saying which sequence) and asked for parallel calls in
+    streamed turns (no `parallel_tool_calls: false` unless the client disabled them: the
+    check tool-choice-disable-parallel sends the one request that does); images in tool
+    results arrived as text notes (devstral reads text only)."""
+    results(vibe_route)
+    bodies = [r["body"] for r in vibe_route.sent() if r["body"]]
+    assert bodies and not [b for b in bodies if "stop" in b]
+    assert len([b for b in bodies if b.get("parallel_tool_calls") is False]) == 1
+    sent = json.dumps(bodies)
+    assert "image_url" not in sent and "[image omitted: " in sent

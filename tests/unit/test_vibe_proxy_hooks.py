@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -136,10 +137,11 @@ def test_only_the_master_key_matches() -> None:
     assert not vibe.key_matches("", "")
 
 
-def test_a_streamed_turn_with_tools_asks_for_one_call_at_a_time() -> None:
-    """LiteLLM 1.106.2's stream adapter keeps only the first of the calls the Mistral API
-    streams in one delta; one call per turn loses none (the conformance check
-    tool-calls-parallel-stream shows the loss on the real proxy)."""
+def test_a_streamed_turn_asks_for_one_call_at_a_time_only_where_calls_cannot_be_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the hook cannot reach the adapter's chat stream (SPLITS false: another LiteLLM),
+    one call per streamed turn loses none; where it can, the model may call in parallel."""
     tools = [{"name": "Read", "input_schema": {"type": "object"}}]
 
     def hooked(**body: Any) -> dict[str, Any]:
@@ -148,8 +150,62 @@ def test_a_streamed_turn_with_tools_asks_for_one_call_at_a_time() -> None:
             vibe.mistral_shapes.async_pre_call_hook(None, None, data, "anthropic_messages")
         )
 
+    monkeypatch.setattr(vibe, "SPLITS", False)
     assert hooked(stream=True, tools=tools)["parallel_tool_calls"] is False
     # The client's own choice stands; unstreamed turns and turns without tools are as sent.
     assert hooked(stream=True, tools=tools, parallel_tool_calls=True)["parallel_tool_calls"]
     assert "parallel_tool_calls" not in hooked(stream=False, tools=tools)
     assert "parallel_tool_calls" not in hooked(stream=True)
+    monkeypatch.setattr(vibe, "SPLITS", True)
+    assert "parallel_tool_calls" not in hooked(stream=True, tools=tools)
+
+
+def chunk(*calls: Any, content: Any = None) -> SimpleNamespace:
+    delta = SimpleNamespace(role="assistant", content=content, tool_calls=list(calls) or None)
+    return SimpleNamespace(choices=[SimpleNamespace(delta=delta, finish_reason=None)])
+
+
+def call(name: str | None, arguments: str) -> SimpleNamespace:
+    return SimpleNamespace(id=f"id{name}", function=SimpleNamespace(name=name, arguments=arguments))
+
+
+def test_a_delta_with_two_whole_calls_becomes_two_chunks() -> None:
+    """The Mistral API streams a turn's calls in one delta; the adapter reads one call per
+    chunk (the conformance check tool-calls-parallel-stream shows it on the real proxy)."""
+    pieces = vibe.one_call_each(chunk(call("Read", '{"a": 1}'), call("Grep", '{"b": 2}')))
+    assert [[c.function.name for c in p.choices[0].delta.tool_calls] for p in pieces] == [
+        ["Read"],
+        ["Grep"],
+    ]
+    assert [p.choices[0].delta.role for p in pieces] == ["assistant", None]
+
+
+def test_other_chunks_pass_as_they_are() -> None:
+    one = chunk(call("Read", "{}"))
+    # Arguments continued for two calls at once (no names): not whole calls, not split.
+    continued = chunk(call(None, '"x"'), call(None, '"y"'))
+    text = chunk(content="hello")
+    for same in (one, continued, text, SimpleNamespace(choices=[])):
+        assert vibe.one_call_each(same) == [same]
+
+
+def test_the_adapters_chat_stream_is_wrapped_once_through_the_routers_wrapper() -> None:
+    adapter = SimpleNamespace(completion_stream=[chunk(call("A", "{}"), call("B", "{}"))])
+    router_stream = SimpleNamespace(_source_iterator=SimpleNamespace(_anthropic_wrapper=adapter))
+    assert vibe.split_calls(router_stream)
+    wrapped = adapter.completion_stream
+    assert vibe.split_calls(router_stream) and adapter.completion_stream is wrapped
+    assert [c.choices[0].delta.tool_calls[0].function.name for c in wrapped] == ["A", "B"]
+    assert not vibe.split_calls(SimpleNamespace())
+
+
+def test_the_split_stream_reads_asynchronously_too() -> None:
+    async def source() -> Any:
+        yield chunk(call("A", "{}"), call("B", "{}"))
+        yield chunk(content="after")
+
+    async def read() -> list[Any]:
+        return [c async for c in vibe.OneCallPerChunk(source())]
+
+    got = asyncio.run(read())
+    assert len(got) == 3 and got[2].choices[0].delta.content == "after"

@@ -25,17 +25,23 @@ but not these two, which the API refuses and Claude Code sends:
 
 - Parallel tool calls in a streamed turn: the Mistral API streams a turn's calls in one
   delta, and LiteLLM 1.106.2's Anthropic stream adapter opens a tool_use block for
-  `delta.tool_calls[0]` only (llms/anthropic/pass_through/adapters/transformation.py:
-  1633-1639): every call after the first was lost without a word, and the model then
-  waited for a result that never came. A streamed turn with tools asks for one call at a
-  time (`parallel_tool_calls: false`, unless the client set it): the model makes the next
-  call in the next turn, so nothing is lost. Turns that are not streamed keep parallel calls
-  (LiteLLM's non-streamed translation keeps every call).
+  `delta.tool_calls[0]` only and joins every call's arguments into it
+  (llms/anthropic/pass_through/adapters/transformation.py:1633-1639, :1700-1704): every call
+  after the first was lost. async_post_call_streaming_iterator_hook splits such a delta into
+  one chunk per call before the adapter reads it, so each call gets its own tool_use block.
+  It reaches the adapter's chat stream through the stream the proxy hands the hook
+  (proxy/utils.py _UpstreamStreamBoundary.__getattr__ -> router.py
+  FallbackAwareAnthropicMessagesStream._source_iterator -> streaming_iterator.py
+  AnthropicSSEStream._anthropic_wrapper.completion_stream), so this callback is listed
+  first. A retry that opens a new stream before the first byte is not split.
+  Where that reach fails (another LiteLLM: SPLITS, probed at import), a streamed turn with
+  tools asks for one call at a time (`parallel_tool_calls: false`) instead, losing nothing.
 
-It runs in async_pre_call_hook (LiteLLM proxy/utils.py, ProxyLogging.pre_call_hook): on
-/v1/messages with call_type `anthropic_messages` and the Anthropic-shaped body, before
-LiteLLM translates it; on /v1/chat/completions with `acompletion`, OpenAI-shaped. Requests
-without such ids or turns pass unchanged (the same objects).
+The request rewrites run in async_pre_call_hook (LiteLLM proxy/utils.py,
+ProxyLogging.pre_call_hook): on /v1/messages with call_type `anthropic_messages` and the
+Anthropic-shaped body, before LiteLLM translates it; on /v1/chat/completions with
+`acompletion`, OpenAI-shaped. Requests without such ids or turns pass unchanged (the same
+objects).
 
 `user_api_key_auth` (general_settings.custom_auth): the proxy has one key, its master key
 (LITELLM_MASTER_KEY). LiteLLM without a database answers any other key with 400 `No
@@ -44,10 +50,12 @@ connected db.`; here it is a 401 that says the key is wrong, as from the gateway
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import os
 import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 try:
@@ -151,12 +159,110 @@ class MistralShapes(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (unt
             choice = data.get("tool_choice")
             if isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True:
                 data.setdefault("parallel_tool_calls", False)
-            if data.get("stream") is True and data.get("tools"):
+            if data.get("stream") is True and data.get("tools") and not SPLITS:
                 data.setdefault("parallel_tool_calls", False)
         elif "messages" in data and kind in ("completion", "acompletion"):
             data["messages"], _ = rewrite(data["messages"], anthropic=False)
         return data
 
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        split_calls(response)
+        async for chunk in response:
+            yield chunk
+
+
+def one_call_each(chunk: Any) -> list[Any]:
+    """CHUNK (a chat stream chunk), or one copy per tool call if its one choice's delta holds
+    several whole calls (each named, as the Mistral API streams them)."""
+    choices = getattr(chunk, "choices", None)
+    if not isinstance(choices, list) or len(choices) != 1:
+        return [chunk]
+    calls = getattr(getattr(choices[0], "delta", None), "tool_calls", None) or []
+    if len(calls) < 2 or not all(
+        getattr(getattr(c, "function", None), "name", None) for c in calls
+    ):
+        return [chunk]
+    pieces = []
+    for number in range(len(calls)):
+        piece = copy.deepcopy(chunk)
+        delta = piece.choices[0].delta
+        delta.tool_calls = [delta.tool_calls[number]]
+        if number:
+            delta.content, delta.role = None, None
+        pieces.append(piece)
+    return pieces
+
+
+class OneCallPerChunk:
+    """A chat stream whose chunks each carry at most one whole tool call (one_call_each);
+    anything else it is asked (chunks, messages, aclose) is the wrapped stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.pending: list[Any] = []
+        self._async: Any = None
+        self._sync: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def __aiter__(self) -> OneCallPerChunk:
+        return self
+
+    async def __anext__(self) -> Any:
+        if not self.pending:
+            if self._async is None:
+                self._async = self.stream.__aiter__()
+            self.pending = one_call_each(await self._async.__anext__())
+        return self.pending.pop(0)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if not self.pending:
+            if self._sync is None:
+                self._sync = iter(self.stream)
+            self.pending = one_call_each(next(self._sync))
+        return self.pending.pop(0)
+
+
+def split_calls(response: Any) -> bool:
+    """Wrap the chat stream behind RESPONSE (the proxy's view of the adapter's SSE stream) in
+    OneCallPerChunk before it is read; whether it could."""
+    adapter: Any = None
+    for _ in range(4):  # the router's wrapper, then the adapter's SSE stream
+        adapter = getattr(response, "_anthropic_wrapper", None)
+        response = getattr(response, "_source_iterator", None)
+        if adapter is not None or response is None:
+            break
+    stream = getattr(adapter, "completion_stream", None)
+    if adapter is None or stream is None:
+        return False
+    if not isinstance(stream, OneCallPerChunk):
+        adapter.completion_stream = OneCallPerChunk(stream)
+    return True
+
+
+def _probe() -> bool:
+    """Whether this LiteLLM's adapter stream has the shape split_calls reaches into."""
+    try:
+        from litellm.llms.anthropic.pass_through.adapters.streaming_iterator import (
+            AnthropicSSEStream,
+            AnthropicStreamWrapper,
+        )
+        from litellm.router import FallbackAwareAnthropicMessagesStream
+
+        stream = AnthropicSSEStream(AnthropicStreamWrapper(completion_stream=iter(()), model="-"))
+        return split_calls(FallbackAwareAnthropicMessagesStream(None, stream))
+    except Exception:  # any other shape: ask for one call at a time instead
+        return False
+
+
+SPLITS = _probe()
+"""Whether streamed parallel calls are split here (else asked for one at a time)."""
 
 mistral_shapes = MistralShapes()
 """The instance litellm_settings.callbacks names (ccprov_vibe.mistral_shapes)."""
