@@ -6,6 +6,7 @@ this OS and CPU. Tested in tests/unit/test_workstation_os.py."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 # `dscl . -read /Users/NAME UniqueID NFSHomeDirectory`: "Key: value", or "Key:" and the value
@@ -15,6 +16,8 @@ _DSCL = re.compile(r"^(\w+):(?: (.*)|\n (.*))$", re.MULTILINE)
 _BASH_LOGIN = (".bash_profile", ".bash_login", ".profile")
 # uname -m (Ansible's architecture fact) -> npm's process.arch in package names.
 _NPM_CPU = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+# The collection's roles, beside its plugins (a checkout, the wheel's copy, an install).
+_ROLES = Path(__file__).resolve().parents[2] / "roles"
 
 
 def workstation_dscl_entry(stdout: str) -> list[str]:
@@ -34,20 +37,35 @@ def workstation_bash_login(existing: list[str]) -> str:
     return next((name for name in _BASH_LOGIN[:2] if name in names), _BASH_LOGIN[2])
 
 
+def _requirement(name: str, version: str) -> str:
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
+
+
 def workstation_lock_refusal(
     package: str,
     version: str,
-    lock_cpus: dict[str, dict[str, list[str]]],
+    lock: str,
+    wheel_cpus: dict[str, list[str]],
     os_label: str,
     arch: str,
     what: str,
     flag: str,
 ) -> str:
-    """Why PACKAGE VERSION's hash lock cannot be installed on this OS and CPU, in one line,
-    or '' when it can. LOCK_CPUS (vars/<family>.yml): package -> release -> the CPUs its lock
-    has wheels of every package for; a release not listed has no known gap."""
-    cpus = lock_cpus.get(package, {}).get(str(version))
-    if cpus is None or arch in cpus:
+    """Why PACKAGE VERSION's hash lock (LOCK, its path below the collection's roles/) cannot
+    be installed on this OS and CPU, in one line, or '' when it can. WHEEL_CPUS (vars/<family>.yml):
+    requirement `name==version` -> the only CPUs it has a wheel for on this OS; a lock that
+    pins one has no more, whatever release it is the lock of. A missing lock is '' here
+    (pinned_venv's preflight names it)."""
+    if not wheel_cpus:
+        return ""
+    try:
+        text = (_ROLES / lock).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    pinned = {_requirement(*m) for m in re.findall(r"^([\w.\-]+)==([^\s;\\]+)", text, re.M)}
+    limits = [cpus for req, cpus in wheel_cpus.items() if _requirement(*req.split("==")) in pinned]
+    cpus = [cpu for cpu in (limits[0] if limits else []) if all(cpu in c for c in limits)]
+    if not limits or arch in cpus:
         return ""
     return (
         f"{what[:1].upper()}{what[1:]} needs {package} {version}, whose hash lock has no {os_label}"

@@ -46,8 +46,6 @@ class Fact:
     scope: re.Pattern[str] = re.compile("")
     ignore: re.Pattern[str] | None = None
     """Text on a line that is not the fact though it matches (removed before matching)."""
-    pending: dict[str, str] = field(default_factory=dict)
-    """path: why it still holds a copy (another owner's file; each entry must still hit)."""
 
 
 def live_files() -> list[str]:
@@ -131,7 +129,6 @@ def version_fact(package: str) -> Fact:
         f"{lock} (tests read tests/support/pins.py)",
         allowed,
         ignore=re.compile(rf"\b{CITATION[package]} {re.escape(version)}"),
-        pending=PENDING[package],
     )
 
 
@@ -160,20 +157,7 @@ def port_fact() -> Fact:
         scope=ANSIBLE_DIRS,
         # "== 443" is HTTPS's own port, which a URL leaves out; not the gateway's default.
         ignore=re.compile(r"==\s*443\b"),
-        pending=PENDING["port"],
     )
-
-
-# Copies in files this change did not own (issue #32, session 36): each entry names what is
-# left to do; the test fails once an entry no longer holds a copy, so the list only shrinks.
-MOLECULE = "molecule scenario: read the version from the role defaults or the wheelhouse list"
-PENDING: dict[str, dict[str, str]] = {
-    "litellm": {
-        "roles/workstation/vars/Darwin.yml": "macOS wheel CPUs keyed by release: from the lock",
-    },
-    "vllm": {},
-    "port": {},
-}
 
 
 def facts() -> list[Fact]:
@@ -186,16 +170,8 @@ def test_each_fact_is_written_in_one_place() -> None:
     for fact in facts():
         found = copies(fact, files)
         for path, lines in sorted(found.items()):
-            if path not in fact.pending:
-                problems += [f"{path}:{line}" for line in lines]
-                problems.append(f"  ^ {fact.name} is kept in {fact.source}: use it from there")
-        for path, todo in fact.pending.items():
-            if path not in found:
-                # After a bump the copy is stale, not gone: the message says both.
-                problems.append(
-                    f"{path} no longer copies {fact.name} ({todo}): drop it from PENDING,"
-                    " or, if it names the release before a bump, update it"
-                )
+            problems += [f"{path}:{line}" for line in lines]
+            problems.append(f"  ^ {fact.name} is kept in {fact.source}: use it from there")
     assert problems == [], "\n".join(problems)
 
 

@@ -5,10 +5,12 @@ preflight itself runs in test_workstation_portable.py (one Ansible run for both)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from tests.conftest import REPO, load_file
-from tests.support.pins import LITELLM
+from tests.support import pins
 
 ROLE = REPO / "roles/workstation"
 os_filters = load_file("workstation_os", REPO / "plugins/filter/workstation_os.py")
@@ -86,24 +88,31 @@ def test_the_uv_lock_has_a_wheel_hash_for_each_cpu_it_is_used_on() -> None:
         assert platform in lock
 
 
-def test_a_lock_without_wheels_for_the_cpu_is_refused_in_one_line() -> None:
-    cpus = {"litellm": {LITELLM: ["arm64"]}}
+def test_a_lock_without_wheels_for_the_cpu_is_refused_in_one_line(tmp_path: Path) -> None:
+    """The gap is the lock's: a lock that pins a requirement with arm64-only wheels (any
+    spelling of its name) is refused on an Intel Mac, whatever release it is the lock of."""
+    lock = tmp_path / "lock.txt"
+    lock.write_text("Cryptography==50.0.2 \\\n    --hash=sha256:aa\nidna==3.20 \\\n")
+    other = tmp_path / "other.txt"
+    other.write_text("cryptography==51.0.0 \\\n    --hash=sha256:bb\n")
+    gaps = {"cryptography==50.0.2": ["arm64"], "idna==3.20": ["arm64", "x86_64"]}
     refuse = os_filters.workstation_lock_refusal
     args = ("macOS", "x86_64", "the vibe proxy", "--vibe")
-    assert refuse("litellm", LITELLM, cpus, *args) == (
-        f"The vibe proxy needs litellm {LITELLM}, whose hash lock has no macOS wheels of every"
+    assert refuse("litellm", "9.1.0", str(lock), gaps, *args) == (
+        "The vibe proxy needs litellm 9.1.0, whose hash lock has no macOS wheels of every"
         " package for x86_64 (only arm64): leave --vibe out on this machine, or pin a litellm"
         " release whose lock has them."
     )
-    assert refuse("litellm", LITELLM, cpus, "macOS", "arm64", "the vibe proxy", "--vibe") == ""
-    assert refuse("litellm", "1.107.0", cpus, *args) == ""  # a release with no known gap
-    assert refuse("mistral-vibe", "3.0.2", {}, *args) == ""
+    assert refuse("litellm", "9.1.0", str(lock), gaps, "macOS", "arm64", "x", "--vibe") == ""
+    assert refuse("litellm", "9.2.0", str(other), gaps, *args) == ""  # no known gap
+    assert refuse("litellm", "9.1.0", str(lock), {}, *args) == ""  # Debian's: none
+    assert refuse("litellm", "9.1.0", str(tmp_path / "none"), gaps, *args) == ""
 
 
-def test_the_macos_lock_gaps_name_the_pinned_releases() -> None:
-    """When a pin moves, its macOS gap must be checked again (the command is in
-    vars/Darwin.yml): a stale entry would stop refusing silently."""
+def test_each_macos_gap_is_in_a_lock_the_role_installs() -> None:
+    """A gap no lock pins any more (after a bump) is stale: check the new lock's packages
+    again (the command is in vars/Darwin.yml) and drop or replace the entry."""
     gaps = yaml.safe_load((ROLE / "vars/Darwin.yml").read_text())["__workstation_os_lock_cpus"]
-    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
-    assert set(gaps["litellm"]) == {defaults["workstation_vibe_proxy_version"]}
-    assert set(gaps["mistral-vibe"]) == {defaults["workstation_mistral_vibe_version"]}
+    locks = [pins.lock_file("litellm"), *(ROLE / "files/requirements").glob("*.txt")]
+    pinned = {line.split(" ")[0].lower() for lock in locks for line in lock.read_text().split("\n")}
+    assert gaps and set(gaps) <= pinned
