@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.support.paths import REPO
 
 ROLES = REPO / "roles"
@@ -56,6 +58,36 @@ def render(
             }
         )
     return _run(workdir, list(plays.values()) + (extra_plays or []), extra_vars, timeout)
+
+
+# The shared nft_allowlist role's templates, rendered with what a role passes it.
+ALLOWLIST = {
+    "allowlist.nft": "etc/ccprov/allowlist.nft.j2",
+    "allowlist.service": "etc/systemd/system/ccprov-allowlist.service.j2",
+}
+
+
+def allowlist_jobs(role: str, dest: Path, variables: dict[str, Any]) -> list[Job]:
+    """nft_allowlist's rules file and unit (ALLOWLIST's names, under DEST) as ROLE's
+    tasks/configure.yml includes it: the include_role task's vars over nft_allowlist's
+    defaults and vars, in ROLE's play (its own vars resolve), VARIABLES over all."""
+    tasks = yaml.safe_load((ROLES / role / "tasks/configure.yml").read_text())
+    (include,) = [
+        task
+        for task in tasks
+        if task.get("ansible.builtin.include_role", {}).get("name") == "ccprov.stack.nft_allowlist"
+    ]
+    shared = ROLES / "nft_allowlist"
+    inputs = {
+        **yaml.safe_load((shared / "defaults/main.yml").read_text()),
+        **yaml.safe_load((shared / "vars/main.yml").read_text()),
+        **include["vars"],
+        **variables,
+    }
+    return [
+        Job(role, f"../../nft_allowlist/templates/{template}", dest / name, inputs)
+        for name, template in ALLOWLIST.items()
+    ]
 
 
 def _role_play(role: str, what: str) -> dict[str, Any]:

@@ -18,7 +18,6 @@ FILES = {
     "config.yaml": "etc/litellm/config.yaml.j2",
     "redis.conf": "etc/redis/redis.conf.j2",
     "redis.drop-in": "etc/systemd/system/redis-server.service.d/ccprov.conf.j2",
-    "egress.nft": "etc/ccprov/litellm-egress.nft.j2",
 }
 COMMON: dict[str, Any] = {
     "litellm_gateway_master_key": "sk-master-render-0123456789abcdef",
@@ -56,9 +55,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
         for case, variables in CASES.items()
         for name, template in FILES.items()
     ]
+    for case, variables in CASES.items():
+        jobs += role_templates.allowlist_jobs("litellm_gateway", tmp / case, variables)
     proc = role_templates.render(tmp / "render", jobs, COMMON)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {case: {name: Path(tmp / case / name).read_text() for name in FILES} for case in CASES}
+    return {
+        case: {path.name: path.read_text() for path in Path(tmp / case).iterdir()} for case in CASES
+    }
 
 
 def redis_clients(config_text: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -75,6 +78,15 @@ def test_the_shared_redis_serves_tls_only_with_the_fronts_certificate(rendered) 
     # Its own workers reach it at its address (the certificate's name), so systemd's filter
     # lets that address in besides the other gateway.
     assert "IPAddressAllow=localhost 10.0.0.12 10.0.0.14" in rendered["first"]["redis.drop-in"]
+    # And the egress allowlist's input chain: only that gateway (and loopback) opens the port.
+    chain = rendered["first"]["allowlist.nft"].split("chain input {", 1)[1]
+    assert [line.strip() for line in chain.splitlines()[2:6]] == [
+        "tcp dport != 6379 accept",
+        'iifname "lo" accept',
+        "ip saddr 10.0.0.14/32 accept",
+        "counter reject with tcp reset",
+    ]
+    assert "chain input" not in rendered["other"]["allowlist.nft"]
 
 
 @pytest.mark.parametrize("case", ["first", "other"])
@@ -88,7 +100,7 @@ def test_every_litellm_using_it_verifies_it(rendered, case) -> None:
     # LiteLLM's user may open that one port there.
     assert (
         'meta skuid "litellm" ip daddr 10.0.0.12/32 tcp dport 6379 accept'
-        in (rendered[case]["egress.nft"])
+        in (rendered[case]["allowlist.nft"])
     )
 
 

@@ -23,6 +23,7 @@ ROLE_IDS = [role.name for role in ROLES]
 # The inputs each role insists on, with no default (`required: true`).
 REQUIRED = {
     "litellm_gateway": set(),
+    "nft_allowlist": {"nft_allowlist_name", "nft_allowlist_description"},
     "pinned_venv": {"pinned_venv_package", "pinned_venv_version", "pinned_venv_root"},
     "vllm_server": set(),
     "workstation": {"workstation_local_base_url", "workstation_local_token"},

@@ -20,7 +20,6 @@ TEMPLATES = {
     "config.yaml": "etc/litellm/config.yaml.j2",
     "litellm.service": "etc/systemd/system/litellm.service.j2",
     "nginx.conf": "etc/nginx/nginx.conf.j2",
-    "egress.nft": "etc/ccprov/litellm-egress.nft.j2",
     "tmpfiles.conf": "etc/tmpfiles.d/ccprov-usage.conf.j2",
 }
 BACKENDS = [
@@ -45,10 +44,11 @@ def render(tmp: Path, **variables: Any) -> dict[str, str]:
     jobs = [
         role_templates.Job("litellm_gateway", template, tmp / name)
         for name, template in TEMPLATES.items()
-    ]
+    ] + role_templates.allowlist_jobs("litellm_gateway", tmp, {})
     proc = role_templates.render(tmp / "render", jobs, {**COMMON, **variables})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {name: (tmp / name).read_text() for name in TEMPLATES}
+    files = {name: (tmp / name).read_text() for name in TEMPLATES}
+    return {**files, "egress.nft": (tmp / "allowlist.nft").read_text()}
 
 
 @pytest.fixture(scope="module")
