@@ -31,15 +31,10 @@ GATEWAY_ONLY = {
 }
 # What vLLM refuses or leaves out itself, and the gateway fixes (see GATEWAY_ONLY).
 DIRECT_FAILS = sorted(GATEWAY_ONLY - {"wrong-key-401"})
-# Checks a route cannot pass whatever the gateway's settings: (route, check) -> why.
-ROUTE_LIMITS = {
-    ("chat_completions", "stop-sequences"): (
-        "LiteLLM 1.106.2 translates every chat finish_reason `stop` to end_turn and sets "
-        "stop_sequence null (llms/anthropic/pass_through/adapters/transformation.py:1433-1443, "
-        ":1610), so which sequence stopped the reply is lost (the text is still cut there); "
-        "the messages route, the default, reports it"
-    ),
-}
+# Checks a route cannot pass whatever the gateway's settings: (route, check) -> why. None
+# now: stop-sequences passes on chat_completions since the gateway applies the sequences
+# itself there (roles/litellm_gateway/files/ccprov_stop_sequences.py, issue #30).
+ROUTE_LIMITS: dict[tuple[str, str], str] = {}
 
 _results: dict[str, dict[str, conformance.Result]] = {}
 

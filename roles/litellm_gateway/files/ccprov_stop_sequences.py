@@ -15,6 +15,9 @@ them to the Anthropic reply itself, as Anthropic's API does:
   before it goes on, then content_block_stop, message_delta with `stop_reason:
   "stop_sequence"` and the sequence, message_stop, and the upstream stream is closed as on a
   client disconnect (common_request_processing.py close_guarded_stream), so the backend stops.
+  The usage it reports is the text deltas seen (near the tokens), and LiteLLM, which logs a
+  stream at its end, logs no success for it: the gateway's usage log has no line for such
+  a reply, as for a client that hangs up.
 - not streamed (async_post_call_success_hook, the reply as a dict): the text is cut at the
   first match, later blocks dropped, stop_reason and stop_sequence set. The backend writes on
   to its own end here: the tokens after the sequence are spent, as on a route without this.
@@ -150,7 +153,9 @@ class StreamCutter:
     def _stop(self, position: int, sequence: str) -> list[bytes]:
         self.done = True
         before = self.held[:position]
-        usage = {"input_tokens": self.input_tokens, "output_tokens": self.deltas}
+        usage = {"output_tokens": self.deltas}
+        if self.input_tokens:  # LiteLLM's message_start has 0 until the backend's last chunk
+            usage = {"input_tokens": self.input_tokens, **usage}
         return [
             *([self._text(before)] if before else []),
             sse({"type": "content_block_stop", "index": self.index}),
