@@ -161,6 +161,11 @@ def test_streamed_tool_call_events(ollama: LocalServer, tmp_path: Path) -> None:
         "partial_json": json.dumps({"file_path": f"{tmp_path}/a.txt"}, separators=(",", ":")),
     }
     assert seen[-2][1]["delta"] == {"stop_reason": "tool_use"}
+    # Without stream, the same reply whole (ToMessagesResponse, anthropic.go:656-696).
+    whole = json.loads(call(ollama, "/v1/messages", {**body, "stream": False})[2])
+    (block,) = whole["content"]
+    assert block == {**start, "id": block["id"], "input": {"file_path": f"{tmp_path}/a.txt"}}
+    assert whole["stop_reason"] == "tool_use" and whole["usage"] == seen[-2][1]["usage"]
 
 
 def test_show_tags_and_ps(ollama: LocalServer, small: LocalServer) -> None:

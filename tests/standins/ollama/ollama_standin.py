@@ -270,147 +270,84 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             done_reason = "stop"
             if len(pieces) > budget:
                 pieces, calls, done_reason = pieces[:budget], [], "length"
-            if req.get("stream"):
-                return self._stream(req, pieces, calls, done_reason, prompt.tokens, log)
-            return self._whole(req, pieces, calls, done_reason, prompt.tokens, log)
-
-        def _whole(
-            self,
-            req: dict[str, Any],
-            pieces: list[str],
-            calls: list[dict[str, Any]],
-            done_reason: str,
-            prompt_tokens: int,
-            log: dict[str, Any],
-        ) -> None:
-            """ToMessagesResponse (anthropic.go:656-696): no stop_sequence (omitempty)."""
-            content: list[dict[str, Any]] = []
-            if pieces:
-                content.append({"type": "text", "text": "".join(pieces)})
-            content += [{"type": "tool_use", **c} for c in calls]
-            body = {
-                "id": ollama.message_id(),
-                "type": "message",
-                "role": "assistant",
-                "model": req["model"],
-                "content": content,
-                "stop_reason": _stop_reason(done_reason, bool(calls)),
-                "usage": {"input_tokens": prompt_tokens, "output_tokens": len(pieces) + len(calls)},
-            }
-            self._json(200, body, **log)
-
-        def _stream(
-            self,
-            req: dict[str, Any],
-            pieces: list[str],
-            calls: list[dict[str, Any]],
-            done_reason: str,
-            prompt_tokens: int,
-            log: dict[str, Any],
-        ) -> None:
-            """StreamConverter.Process (anthropic.go:749-980) over Ollama's chunks: one per
-            piece of text, then one with the tool calls, then the final one with the counts.
-            No ping events; writeSSE (middleware/anthropic.go:837-849) for each event."""
+            events = _events(req, pieces, calls, done_reason, prompt.tokens)
+            if not req.get("stream"):
+                return self._json(200, _whole(events), **log)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.send_header("Connection", "keep-alive")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-
-            def event(kind: str, data: dict[str, Any]) -> None:
+            for kind, data in events:
+                if kind == "message_stop":
+                    self._log(200, stream=True, **log)
+                # writeSSE (middleware/anthropic.go:837-849), one chunk per event.
                 frame = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
                 chunk = frame.encode()
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.flush()
-
-            # The first chunk has no counts yet: message_start carries the estimate (:752-758).
-            event(
-                "message_start",
-                {
-                    "type": "message_start",
-                    "message": {
-                        "id": ollama.message_id(),
-                        "type": "message",
-                        "role": "assistant",
-                        "model": req["model"],
-                        "content": [],
-                        "usage": {
-                            "input_tokens": ollama.estimate_input_tokens(req),
-                            "output_tokens": 0,
-                        },
-                    },
-                },
-            )
-            index = 0
-            if pieces:
-                event(
-                    "content_block_start",
-                    {
-                        "type": "content_block_start",
-                        "index": 0,
-                        "content_block": {"type": "text", "text": ""},
-                    },
-                )
-                for piece in pieces:
-                    event(
-                        "content_block_delta",
-                        {
-                            "type": "content_block_delta",
-                            "index": 0,
-                            "delta": {"type": "text_delta", "text": piece},
-                        },
-                    )
-                # A tool call closes the open text block first (:879-889).
-                if calls:
-                    event("content_block_stop", {"type": "content_block_stop", "index": 0})
-                    index = 1
-            for call in calls:
-                event(
-                    "content_block_start",
-                    {
-                        "type": "content_block_start",
-                        "index": index,
-                        "content_block": {
-                            "type": "tool_use",
-                            "id": call["id"],
-                            "name": call["name"],
-                            "input": {},
-                        },
-                    },
-                )
-                event(
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {
-                            "type": "input_json_delta",
-                            "partial_json": json.dumps(call["input"], separators=(",", ":")),
-                        },
-                    },
-                )
-                event("content_block_stop", {"type": "content_block_stop", "index": index})
-                index += 1
-            if pieces and not calls:
-                event("content_block_stop", {"type": "content_block_stop", "index": 0})
-            event(
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": _stop_reason(done_reason, bool(calls))},
-                    "usage": {
-                        "input_tokens": prompt_tokens,
-                        "output_tokens": len(pieces) + len(calls),
-                    },
-                },
-            )
-            self._log(200, stream=True, **log)
-            event("message_stop", {"type": "message_stop"})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
     return Handler
+
+
+def _events(
+    req: dict[str, Any],
+    pieces: list[str],
+    calls: list[dict[str, Any]],
+    done_reason: str,
+    prompt_tokens: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The reply as Ollama streams it, StreamConverter.Process (anthropic.go:749-980) over its
+    chunks: one per piece of text, then one with the tool calls, then the final one with the
+    counts; no ping events. A reply without stream is these events folded (_whole)."""
+    # The first chunk has no counts yet: message_start carries the estimate (:752-758).
+    message = {
+        "id": ollama.message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": req["model"],
+        "content": [],
+        "usage": {"input_tokens": ollama.estimate_input_tokens(req), "output_tokens": 0},
+    }
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"message": message})]
+    # One block per run of text, then one per tool call; each closed before the next opens
+    # (a tool call closes the open text block first, :879-889).
+    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    if pieces:
+        blocks.append(
+            ({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in pieces])
+        )
+    for call in calls:
+        partial = json.dumps(call["input"], separators=(",", ":"))
+        start = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
+        blocks.append((start, [{"type": "input_json_delta", "partial_json": partial}]))
+    for index, (block, deltas) in enumerate(blocks):
+        events.append(("content_block_start", {"index": index, "content_block": block}))
+        events += [("content_block_delta", {"index": index, "delta": d}) for d in deltas]
+        events.append(("content_block_stop", {"index": index}))
+    usage = {"input_tokens": prompt_tokens, "output_tokens": len(pieces) + len(calls)}
+    stop = {"stop_reason": _stop_reason(done_reason, bool(calls))}
+    events += [("message_delta", {"delta": stop, "usage": usage}), ("message_stop", {})]
+    return [(kind, {"type": kind, **data}) for kind, data in events]
+
+
+def _whole(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """ToMessagesResponse (anthropic.go:656-696): the streamed reply's message, its blocks
+    whole; no stop_sequence (omitempty)."""
+    content: list[dict[str, Any]] = []
+    message, end = events[0][1]["message"], events[-2][1]
+    for kind, data in events:
+        if kind == "content_block_start":
+            content.append(dict(data["content_block"]))
+        elif kind == "content_block_delta" and data["delta"]["type"] == "text_delta":
+            content[data["index"]]["text"] += data["delta"]["text"]
+        elif kind == "content_block_delta":
+            content[data["index"]]["input"] = json.loads(data["delta"]["partial_json"])
+    body = {k: v for k, v in message.items() if k != "usage"}
+    return {**body, "content": content, **end["delta"], "usage": end["usage"]}
 
 
 def _stop_reason(done_reason: str, tool_calls: bool) -> str:
