@@ -1,6 +1,6 @@
 """ccprov's private CA: what it may sign, and the one kind of certificate it signs.
 
-One copy of the rules, used by `ccprov ca init`/`rotate` (src/ccprov/ca.py, which loads this
+One copy of the rules, used by `ccprov ca init`/`rotate` (src/ccprov/gateway/ca.py, which loads this
 file by path) and by the module that signs a gateway's certificate on the controller
 (plugins/modules/gateway_certificate.py).
 
@@ -229,7 +229,7 @@ def write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     """Write NAME in the directory atomically and only if it does not exist: a temporary
     file (O_EXCL, O_NOFOLLOW, its final mode before any byte), then a hard link to NAME,
     which fails rather than replace anything (a symlink included). The CA's files
-    (src/ccprov/ca.py) and the gateway's key (plugins/modules/gateway_key.py)."""
+    (src/ccprov/gateway/ca.py) and the gateway's key (plugins/modules/gateway_key.py)."""
     tmp = f".{name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(
         tmp,

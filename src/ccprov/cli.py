@@ -14,8 +14,9 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ccprov import __version__, envfile
+from ccprov import __version__
 from ccprov.errors import CcprovError
+from ccprov.workstation import envfile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -245,7 +246,7 @@ def workstation(
     ~/.claude-backends.env (your key, mode 0600), the cc / cc-local / cc-cloud / cc-vibe
     aliases, Claude Code settings and skills; then check the gateway answers. With --vibe,
     also the loopback LiteLLM proxy behind cc-vibe; with --agent, OpenCode / Mistral Vibe."""
-    from ccprov import workstation as impl
+    from ccprov.workstation import onboard as impl
 
     request = impl.WorkstationRequest(
         host=host,
@@ -290,12 +291,12 @@ def status(
     active backend (or `local`) does not answer. With -i: per host over SSH, the service,
     pinned vs installed version, health endpoint and GPUs; exit 1 if anything is wrong."""
     if inventory_path:
-        from ccprov import fleet_status
+        from ccprov.fleet import status as fleet_status
 
         fleet = fleet_status.run(inventory_path, limit, forks, accept_new_host_keys)
         click.echo(fleet.render())
         sys.exit(fleet.exit_code)
-    from ccprov import status as impl
+    from ccprov.workstation import status as impl
 
     report = impl.run(env_file)
     _echo_all(report.lines())
@@ -358,7 +359,7 @@ def smoke(
     against a backend (simple prompt, Read tool, -p, skip-permissions, no --model, code
     generation, code review, reasoning, error recovery) and print pass/fail with times.
     Exit 1 if any case fails."""
-    from ccprov import smoke as impl
+    from ccprov.workstation import smoke as impl
 
     run = impl.prepare(
         impl.SmokeRequest(
@@ -438,7 +439,7 @@ def audit(
     directories make the host PARTIAL. Host keys are checked against ~/.ssh/known_hosts.
     Exit 1 if anything is found, a host cannot be scanned, or a scan is partial (unless
     --allow-partial)."""
-    from ccprov import audit as impl
+    from ccprov.fleet import audit as impl
 
     report = impl.run(
         inventory_path,
@@ -475,7 +476,7 @@ _keys_inventory = _inventory_option(
 @click.option("--rotate", is_flag=True, help="Replace NAME's active key with a new one.")
 def keys_add(name: str, inventory_path: Path, out: Path | None, rotate: bool) -> None:
     """Make a strong random key for NAME, store its hash, and show the key once."""
-    from ccprov import keys as impl
+    from ccprov.gateway import keys as impl
 
     added = impl.add(inventory_path, name, out, rotate)
     click.echo(f"Added a key for '{name}' (hash in {added.path}).")
@@ -496,7 +497,7 @@ def keys_add(name: str, inventory_path: Path, out: Path | None, rotate: bool) ->
 @_keys_inventory
 def keys_revoke(name: str, inventory_path: Path) -> None:
     """Mark NAME's key disabled: after the gateways play it gets 401, without a restart."""
-    from ccprov import keys as impl
+    from ccprov.gateway import keys as impl
 
     path = impl.revoke(inventory_path, name)
     click.echo(
@@ -516,7 +517,7 @@ def keys_revoke(name: str, inventory_path: Path) -> None:
 @click.option("--accept-new-host-keys", is_flag=True, help="With --last-use: as for `usage`.")
 def keys_list(inventory_path: Path, last_use: bool, accept_new_host_keys: bool) -> None:
     """Names, creation dates and states (never keys)."""
-    from ccprov import keys as impl
+    from ccprov.gateway import keys as impl
 
     path, entries = impl.listing(inventory_path)
     if not entries:
@@ -527,7 +528,7 @@ def keys_list(inventory_path: Path, last_use: bool, accept_new_host_keys: bool) 
         for entry in entries:
             click.echo(f"{entry.name:<24} {entry.created:<11} {entry.state}")
         return
-    from ccprov import usage
+    from ccprov.fleet import usage
 
     report = usage.collect_report(
         inventory_path,
@@ -578,8 +579,8 @@ def usage(
     out, cache share, errors and p50/p95 time to first token; developers of the inventory's
     keys who sent nothing in 30 days are flagged for key review. Exit 1 if a gateway could
     not be read (its requests are then missing from the figures)."""
-    from ccprov import keys
-    from ccprov import usage as impl
+    from ccprov.fleet import usage as impl
+    from ccprov.gateway import keys
 
     report = impl.collect_report(
         inventory_path,
@@ -625,7 +626,7 @@ def ca_init(inventory_path: Path, permit: tuple[str, ...]) -> None:
     """Make the private CA once: <inventory>/ccprov-ca/ca.key (EC P-256, 0600) and ca.crt
     (self-signed, 3 years, name-constrained to the gateways' names). An existing CA is
     kept as it is; never overwritten (`ccprov ca rotate` replaces it)."""
-    from ccprov import ca as impl
+    from ccprov.gateway import ca as impl
 
     made = impl.init(inventory_path, permit)
     cert_path, key_path = made.cert_path, made.key_path
@@ -655,7 +656,7 @@ def ca_init(inventory_path: Path, permit: tuple[str, ...]) -> None:
 def ca_rotate(inventory_path: Path, permit: tuple[str, ...]) -> None:
     """Replace the CA: the old one moves to ccprov-ca/retired/<time>/ and a new one is made.
     The way to revoke: once site.yml has run, nothing the old CA signed is trusted."""
-    from ccprov import ca as impl
+    from ccprov.gateway import ca as impl
 
     made = impl.rotate(inventory_path, permit)
     click.echo(f"Made a new private CA '{made.name}'; the old one is in {made.retired}.")

@@ -15,8 +15,9 @@ import paramiko
 import pytest
 from click.testing import CliRunner
 
-from ccprov import audit, fleet, inventory
 from ccprov.cli import cli
+from ccprov.fleet import audit, inventory
+from ccprov.fleet import ssh as fleet
 from tests.support.pins import LITELLM
 
 SERVER_KEY = paramiko.ECDSAKey.generate()

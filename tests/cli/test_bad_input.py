@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from ccprov import cli as cli_module
-from ccprov import probe, workstation
 from ccprov.cli import cli
+from ccprov.workstation import onboard as workstation
+from ccprov.workstation import probe
 
 TOKEN = "sk-dev-bad-input-0123456789"
 SECRET = "hunter2pw"
@@ -196,7 +197,7 @@ def test_an_unexpected_error_is_one_line_with_where_to_report(monkeypatch, capsy
     def boom(*_a, **_k):
         raise KeyError("something unforeseen")
 
-    monkeypatch.setattr("ccprov.status.run", boom)
+    monkeypatch.setattr("ccprov.workstation.status.run", boom)
     monkeypatch.delenv("CCPROV_DEBUG", raising=False)
     monkeypatch.setattr(sys, "argv", ["ccprov", "status"])
     with pytest.raises(SystemExit) as exit_info:
@@ -215,7 +216,7 @@ def test_the_traceback_only_with_debug(monkeypatch, capsys) -> None:
     def boom(*_a, **_k):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr("ccprov.status.run", boom)
+    monkeypatch.setattr("ccprov.workstation.status.run", boom)
     monkeypatch.setenv("CCPROV_DEBUG", "1")
     monkeypatch.setattr(sys, "argv", ["ccprov", "status"])
     with pytest.raises(SystemExit):

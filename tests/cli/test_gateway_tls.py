@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ccprov import envfile, smoke, workstation
 from ccprov.cli import cli
+from ccprov.workstation import envfile, smoke
+from ccprov.workstation import onboard as workstation
 from tests.cli.tls_gateway import make_ca, sign_leaf, tls_proxy
 from tests.support.paths import CLAUDE
 

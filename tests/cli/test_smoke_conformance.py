@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from ccprov import conformance
 from ccprov.cli import cli
+from ccprov.probes import conformance
 
 
 def env_file(tmp_path: Path, url: str, token: str) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import probe
+from ccprov.workstation import probe
 from tests.conftest import free_port
 
 CCPROV = str(Path(sys.executable).parent / "ccprov")

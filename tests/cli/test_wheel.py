@@ -66,12 +66,22 @@ def test_the_wheel_ships_no_molecule_scenarios(unpacked: Path) -> None:
     assert [str(p.relative_to(roles)) for p in roles.rglob("molecule")] == []
 
 
+def test_the_wheel_carries_what_is_sent_to_hosts(unpacked: Path) -> None:
+    """The probes travel as their source text (ccprov.probes.source) and conformance reads its
+    request bodies from its folder: both must be files in the wheel, not only importable."""
+    probes = unpacked / "ccprov/probes"
+    assert {"status_probe.py", "usage_probe.py", "conformance.py"} <= {
+        p.name for p in probes.glob("*.py")
+    }
+    assert (probes / "conformance_fixtures/claude_code_request.json").is_file()
+
+
 def test_the_installed_cli_finds_its_data_from_another_directory(
     unpacked: Path, tmp_path: Path
 ) -> None:
     env = {**os.environ, "PYTHONPATH": str(unpacked)}
     code = (
-        "from ccprov import envfile, paths;"
+        "from ccprov import paths; from ccprov.workstation import envfile;"
         "print(paths.data_dir());"
         "print(' '.join(envfile.BACKENDS))"
     )

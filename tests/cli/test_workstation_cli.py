@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ccprov import workstation
 from ccprov.cli import cli
+from ccprov.workstation import onboard as workstation
 
 CCPROV = str(Path(sys.executable).parent / "ccprov")
 TOKEN = "sk-dev-cli-test-0123456789"

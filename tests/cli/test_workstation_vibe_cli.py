@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from ccprov import agents_compare, workstation
 from ccprov.cli import cli
+from ccprov.workstation import agents_compare
+from ccprov.workstation import onboard as workstation
 
 BASE = ["--base-url", "http://gw:4000", "--no-verify"]
 ENV = {"CCPROV_TOKEN": "sk-gateway-0123456789"}

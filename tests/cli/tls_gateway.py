@@ -41,7 +41,7 @@ def sign_leaf(ca_dir: Path, out: Path, names: list[str]) -> tuple[Path, Path]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from ccprov import ca
+    from ccprov.gateway import ca
 
     ca_key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), None)
     ca_cert = x509.load_pem_x509_certificate((ca_dir / "ca.crt").read_bytes())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.support.gateway import Gateway
 from tests.support.gateway import route_gateway as gateway_on_route
 from tests.support.standin import Backend, free_port, start_standin

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.cli.tls_gateway import make_ca, sign_leaf
 from tests.conformance.conftest import FIXTURES
 from tests.conftest import free_port, start_standin

@@ -1,4 +1,4 @@
-"""The conformance checks (src/ccprov/conformance.py) against the real pinned LiteLLM
+"""The conformance checks (src/ccprov/probes/conformance.py) against the real pinned LiteLLM
 gateway, once per backend route, in front of the vLLM stand-in; and the same checks
 straight against the stand-in, which must pass them too (it copies vLLM 0.33, so what it
 fails is a stand-in defect, never an excuse for the gateway).
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.conformance.conftest import FIXTURES
 from tests.e2e.conftest import unit_environment
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.conformance.conftest import FIXTURES
 from tests.conftest import free_port, start_standin
 from tests.e2e.conftest import Gateway, start_gateway

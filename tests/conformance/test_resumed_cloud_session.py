@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov.envfile import Backend, route_env
+from ccprov.workstation.envfile import Backend, route_env
 from tests.conformance import cloud_session
 from tests.e2e.conftest import Developer, fresh_developer
 from tests.support.paths import CLAUDE

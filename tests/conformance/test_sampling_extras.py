@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.conformance.test_conformance import _reached
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ccprov import usage
+from ccprov.fleet import usage
 from tests.conftest import free_port, start_standin
 from tests.e2e.conftest import Gateway, start_gateway
 

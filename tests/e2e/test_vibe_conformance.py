@@ -1,4 +1,4 @@
-"""The conformance checks (src/ccprov/conformance.py) through the vibe route: the loopback
+"""The conformance checks (src/ccprov/probes/conformance.py) through the vibe route: the loopback
 LiteLLM proxy as the workstation role configures it (its own config.yaml.j2 and env.j2,
 rendered by Ansible) in front of the Mistral API stand-in, which refuses what the real API
 refuses (tests/standins/mistral_api/README.md). One proxy for the module; the pinned
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.support import role_templates
 from tests.support.gateway import ensure_litellm_venv, role_default
 from tests.support.paths import REPO

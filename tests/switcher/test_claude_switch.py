@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import envfile
+from ccprov.workstation import envfile
 from tests.switcher.conftest import SHELLS, Rendered, write_env
 
 GOOD_ENV = """\
@@ -301,7 +301,7 @@ def test_zsh_and_bash_rc_block_work_interactively(
 def test_smoke_gives_claude_what_the_switcher_exports(shell, home, run_switch) -> None:
     """`ccprov smoke` runs Claude Code with the same route variables as `source claude-switch
     vllm` (both come from the workstation role's backend table)."""
-    from ccprov import envfile, smoke
+    from ccprov.workstation import envfile, smoke
 
     write_env(home, GOOD_ENV)
     run = run_switch(shell, "vllm")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import guard
+from ccprov.fleet import guard
 from tests.support.pins import LITELLM
 
 g = guard.load()

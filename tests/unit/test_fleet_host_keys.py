@@ -6,8 +6,8 @@ from __future__ import annotations
 import paramiko
 import pytest
 
-from ccprov import fleet
-from ccprov.inventory import Host
+from ccprov.fleet import ssh as fleet
+from ccprov.fleet.inventory import Host
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ccprov import ca
 from ccprov.cli import cli
+from ccprov.gateway import ca
 
 rules = ca.rules()
 NOW = dt.datetime.now(dt.UTC)

@@ -12,8 +12,10 @@ import zlib
 
 import pytest
 
-from ccprov import audit, fleet, fleet_status, hostile, usage
-from ccprov.inventory import Host
+from ccprov.fleet import audit, hostile, usage
+from ccprov.fleet import ssh as fleet
+from ccprov.fleet import status as fleet_status
+from ccprov.fleet.inventory import Host
 
 ESC = "\x1b[2J\x1b]0;owned\x07"
 HOST = Host("gw1", "10.0.0.1", groups=("gateways",))
@@ -116,7 +118,7 @@ def render_status(host: Host, data: object) -> list[str]:
     result = fleet.HostResult(host, data)  # type: ignore[arg-type]
     with (
         mock.patch.object(fleet_status.inventory, "load", return_value=[host]),
-        mock.patch.object(fleet_status.fleet, "run_probe", return_value=[result]),
+        mock.patch.object(fleet_status.ssh, "run_probe", return_value=[result]),
     ):
         return fleet_status.run(__import__("pathlib").Path("inv"), None, 1).lines
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import guard
+from ccprov.fleet import guard
 from tests.conftest import REPO
 from tests.support.pins import LITELLM
 

@@ -455,7 +455,7 @@ def yaml_dump_developers(name: str) -> str:
 
 
 def test_the_cli_and_the_hook_agree_on_names() -> None:
-    from ccprov import keys as cli_keys
+    from ccprov.gateway import keys as cli_keys
 
     assert cli_keys.RESERVED == auth.RESERVED
     assert cli_keys.NAME.pattern == auth.NAME.pattern

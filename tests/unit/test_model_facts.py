@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ccprov import fleet_status, status_probe
+from ccprov.fleet import status as fleet_status
+from ccprov.probes import status_probe
 
 MODEL = "mistralai/Devstral-2-123B-Instruct-2512"
 
@@ -54,7 +55,7 @@ def test_a_hostile_version_string_never_reaches_the_terminal_raw() -> None:
 
 
 def test_the_probe_is_told_where_the_weights_are() -> None:
-    from ccprov import inventory
+    from ccprov.fleet import inventory
 
     host = inventory.Host("gpu1", "10.0.0.5", groups=("gpu_hosts",))
     want = fleet_status.expected(host)["vllm"]

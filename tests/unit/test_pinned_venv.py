@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from ccprov import guard
+from ccprov.fleet import guard
 from tests.conftest import REPO
 from tests.support.pins import LITELLM, VLLM
 

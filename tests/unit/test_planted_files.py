@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ccprov import guard, usage_probe
+from ccprov.fleet import guard
+from ccprov.probes import usage_probe
 
 audit_probe = guard.load()
 SECRET = "root:$y$j9T$not-a-real-hash:19000:0:99999:7:::"

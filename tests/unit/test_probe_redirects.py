@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ccprov import envfile, probe, status, status_probe
+from ccprov.probes import status_probe
+from ccprov.workstation import envfile, probe, status
 
 KEY = "sk-ccprov-probe-test-0123456789abcdef"
 

@@ -144,7 +144,7 @@ def backends_fact() -> Fact:
     return Fact(
         "the backend names",
         re.compile(rf"\b({'|'.join(runs)})\b"),
-        "roles/workstation/vars/backends.yml (src/ccprov/envfile.py BACKENDS reads it)",
+        "roles/workstation/vars/backends.yml (src/ccprov/workstation/envfile.py BACKENDS reads it)",
     )
 
 

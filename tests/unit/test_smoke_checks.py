@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ccprov import smoke, smoke_cases
+from ccprov.workstation import smoke, smoke_cases
 
 REVIEW = """1. Line 4: `total =+ v` assigns +v instead of adding; it should be `total += v`.
 2. Line 5: the extra `+ 1` is wrong: the average is off by one.

@@ -220,7 +220,7 @@ def test_ttft_and_capacity_flags() -> None:
 def test_fleet_status_reads_the_hit_rate_from_vllms_counters(replica: Backend) -> None:
     """`ccprov status -i` shows, per GPU host, the share of prompt tokens its prefix cache
     served (issue #19): computed from the counters vLLM exposes, here the stand-in's."""
-    from ccprov import status_probe
+    from ccprov.probes import status_probe
 
     def text() -> str:
         with urllib.request.urlopen(replica.url + "/metrics", timeout=5) as response:

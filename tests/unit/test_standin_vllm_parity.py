@@ -51,7 +51,7 @@ def test_count_tokens_equal_vllms(standin_vllm) -> None:
     )
     status, body = count_tokens(standin_vllm, {"messages": READ_HOSTNAME, "tools": ANTHROPIC_TOOLS})
     assert (status, body["input_tokens"]) == (200, 67)
-    fixture = REPO / "src/ccprov/conformance_fixtures/claude_code_request.json"
+    fixture = REPO / "src/ccprov/probes/conformance_fixtures/claude_code_request.json"
     captured = json.loads(fixture.read_text())["body"]
     request = {k: v for k, v in captured.items() if k not in ("max_tokens", "stream")}
     status, body = count_tokens(standin_vllm, request)

@@ -8,7 +8,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from ccprov import status_probe
+from ccprov.probes import status_probe
 from tests.cli.tls_gateway import make_ca, sign_leaf
 from tests.unit.test_hostile_hosts import Host, render_status
 

@@ -1,4 +1,4 @@
-"""`ccprov usage`'s data side (src/ccprov/usage.py, usage_probe.py): the probe selects a
+"""`ccprov usage`'s data side (src/ccprov/fleet/usage.py, usage_probe.py): the probe selects a
 gateway's lines since a time, the report aggregates them with exact numbers."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from ccprov import usage, usage_probe
 from ccprov.errors import CcprovError
+from ccprov.fleet import usage
+from ccprov.probes import usage_probe
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 

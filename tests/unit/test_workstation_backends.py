@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from ccprov import envfile
+from ccprov.workstation import envfile
 from tests.conftest import REPO
 from tests.support import role_templates
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.support.standin import Backend, free_port, start_standin
 from tests.vllm_reference.conftest import REFERENCE_KEY
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.support import pins, vllm_reference
 from tests.support.standin import Backend, free_port
 from tests.vllm_reference.conftest import REFERENCE_KEY

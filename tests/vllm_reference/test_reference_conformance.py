@@ -1,4 +1,4 @@
-"""The conformance suite (src/ccprov/conformance.py) against vLLM 0.33.0's own serving code
+"""The conformance suite (src/ccprov/probes/conformance.py) against vLLM 0.33.0's own serving code
 from the role's lock: directly, and through the real pinned LiteLLM on both routes. This is
 what the stand-in's conformance run (tests/conformance) claims; here vLLM itself answers."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.conformance.test_conformance import DIRECT_FAILS, GATEWAY_ONLY, ROUTE_LIMITS
 
 _results: dict[str, dict[str, conformance.Result]] = {}

@@ -62,12 +62,12 @@ def test_multi_turn_tool_round_trip(host) -> None:
 
 
 def test_conformance_suite_against_real_vllm(host) -> None:
-    """The suite CI runs against the stand-in (src/ccprov/conformance.py, stdlib only),
+    """The suite CI runs against the stand-in (src/ccprov/probes/conformance.py, stdlib only),
     copied to the GPU host and run against real vLLM's own /v1/messages: the first real
     host proves or refutes the stand-in. The key goes in the environment, never argv."""
     from pathlib import Path
 
-    import ccprov.conformance as suite
+    import ccprov.probes.conformance as suite
 
     source = Path(suite.__file__)
     host.run("mkdir -p /tmp/ccprov-conformance/fixtures")

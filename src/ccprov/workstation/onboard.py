@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from ccprov import probe, runner
-from ccprov.envfile import mask
+from ccprov import runner
 from ccprov.errors import UsageProblem
+from ccprov.workstation import probe
+from ccprov.workstation.envfile import mask
 
 SHELL_CHOICES = ("bash", "zsh", "all")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ccprov import envfile, smoke_cases
+from ccprov.workstation import envfile, smoke_cases
 
 PROMPTS = ("Code generation", "Reasoning", "Error recovery")
 

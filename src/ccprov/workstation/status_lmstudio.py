@@ -13,8 +13,8 @@ import json
 import urllib.error
 from typing import Any
 
-from ccprov import probe
-from ccprov.status_ollama import MINIMUM
+from ccprov.workstation import probe
+from ccprov.workstation.status_ollama import MINIMUM
 
 FIX = (
     f"Fix: load it with a context of {MINIMUM} or more (lms load MODEL --context-length"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccprov import fleet, guard, hostile, inventory
 from ccprov.errors import CcprovError
+from ccprov.fleet import guard, hostile, inventory, ssh
 
 # How many unreadable paths the table names per host (JSON has the probe's list).
 SHOWN_UNREADABLE = 5
@@ -48,7 +48,7 @@ def _is_false(value: Any) -> bool:
 
 
 def become_for(host: inventory.Host) -> tuple[bool | None, str | None]:
-    """(become for fleet.run_probe, why the scan runs without privilege when it must)."""
+    """(become for ssh.run_probe, why the scan runs without privilege when it must)."""
     if host.connection == "local":
         return None, None  # runs as whoever runs ccprov
     if _is_false(host.variables.get("ansible_become", True)):
@@ -95,7 +95,7 @@ def answer(data: Any) -> dict[str, Any]:
 
 
 def summarize(
-    result: fleet.HostResult, allow_partial: bool = False
+    result: ssh.HostResult, allow_partial: bool = False
 ) -> tuple[str, str, list[str], bool]:
     """(state, litellm versions, lines, needs attention) for one host."""
     if result.data is None:
@@ -139,7 +139,7 @@ def _unreadable_of(data: Any) -> list[dict[str, str]]:
         return []
 
 
-def _sudo_failed(result: fleet.HostResult) -> bool:
+def _sudo_failed(result: ssh.HostResult) -> bool:
     return (
         result.data is None
         and "sudo" in (result.error or "")
@@ -206,9 +206,9 @@ def run(
             why_unprivileged[host.name] = why
         policy = json.dumps(policy_for(host, allow_pth, roots), sort_keys=True)
         groups.setdefault((policy, become), []).append(host)
-    results: dict[str, fleet.HostResult] = {}
+    results: dict[str, ssh.HostResult] = {}
     for (policy, become), group in groups.items():
-        for result in fleet.run_probe(
+        for result in ssh.run_probe(
             group,
             source,
             [policy],
@@ -220,7 +220,7 @@ def run(
         # sudo -n refused (a password is needed, or no sudo): scan unprivileged, and say so.
         retry = [results[h.name] for h in group if _sudo_failed(results[h.name])]
         if retry:
-            again = fleet.run_probe(
+            again = ssh.run_probe(
                 [r.host for r in retry],
                 source,
                 [policy],

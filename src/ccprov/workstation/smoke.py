@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccprov import envfile, probe
 from ccprov.errors import CcprovError, UsageProblem
-from ccprov.smoke_cases import Case, cases, claude_env
+from ccprov.workstation import envfile, probe
+from ccprov.workstation.smoke_cases import Case, cases, claude_env
 
 
 @dataclass
@@ -123,7 +123,7 @@ class SmokeRun:
     def lines(self) -> Iterator[str]:
         request, backend = self.request, self.backend
         if request.conformance:
-            from ccprov import conformance
+            from ccprov.probes import conformance
 
             target = conformance.Target(
                 backend.base_url, backend.token, backend.model, request.timeout, backend.ca_file
@@ -132,7 +132,7 @@ class SmokeRun:
                 self.failed += not result.ok
                 yield result.line()
         elif request.agents:
-            from ccprov import agents_compare
+            from ccprov.workstation import agents_compare
 
             names, cells = agents_compare.compare(
                 backend, request.claude_path, request.runs, request.timeout

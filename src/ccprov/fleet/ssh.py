@@ -30,8 +30,8 @@ from typing import Any
 
 import paramiko
 
-from ccprov import hostile
-from ccprov.inventory import Host
+from ccprov.fleet import hostile
+from ccprov.fleet.inventory import Host
 
 
 @dataclass

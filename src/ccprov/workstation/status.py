@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccprov import envfile, probe, status_lmstudio, status_ollama
 from ccprov.errors import CcprovError
+from ccprov.workstation import envfile, probe, status_lmstudio, status_ollama
 
 
 def describe(backend: envfile.Backend) -> tuple[bool, str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccprov import envfile
+from ccprov.workstation import envfile
 
 TOML_SAMPLE = """\
 # agent definition used by the smoke test

@@ -92,7 +92,7 @@ def _kind(path: Path) -> str:
 def gateway_names(inventory: Path) -> list[str]:
     """Every name the inventory's gateways serve: litellm_gateway_server_names where the
     inventory sets it as a list, else the role's default (the host's name and address)."""
-    from ccprov import inventory as inventory_mod
+    from ccprov.fleet import inventory as inventory_mod
 
     names: list[str] = []
     for host in inventory_mod.load(inventory):

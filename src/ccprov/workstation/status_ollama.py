@@ -20,7 +20,7 @@ import urllib.error
 from dataclasses import dataclass
 from typing import Any
 
-from ccprov import probe
+from ccprov.workstation import probe
 
 # Ollama's docs (docs/context-length.mdx:14): "coding tools should be set to at least 64000".
 MINIMUM = 64000

@@ -3,7 +3,7 @@
 Every gateway's LiteLLM writes one JSON line per request to daily files
 (roles/litellm_gateway/files/ccprov_usage.py, litellm_gateway_usage_dir). gather() fetches
 the lines since a time from every gateway of an inventory over SSH, in parallel
-(fleet.run_probe with usage_probe.py); report() aggregates them by developer, day or backend:
+(ssh.run_probe with usage_probe.py); report() aggregates them by developer, day or backend:
 requests, tokens in / out, cache share (cached / input tokens), errors (status >= 400), p50 /
 p95 time to first token (successful requests), last use per developer, and the developers of
 the keys inventory who have not used any gateway in IDLE_DAYS (their keys are up for review).
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccprov import hostile
 from ccprov.errors import CcprovError
+from ccprov.fleet import hostile
 
 IDLE_DAYS = 30
 """A developer with no request in this many days is flagged for key review."""
@@ -221,11 +221,12 @@ def gather(
     developer's last use over at least IDLE_DAYS (window_start; only the times travel).
 
     Connects as Ansible would (the inventory's user, key, port); become None: sudo -n unless
-    that user is root (fleet.run_probe's rule). The files are 0640 to
+    that user is root (ssh.run_probe's rule). The files are 0640 to
     litellm_gateway_usage_group, so the user must be root, in that group, or allowed sudo -n.
     A gateway that cannot be read is in .problems (its lines are not counted), one without a
     usage log yet in .notes."""
-    from ccprov import fleet, inventory
+    from ccprov import probes
+    from ccprov.fleet import inventory, ssh
 
     hosts = [h for h in inventory.load(inventory_path, limit) if "gateways" in h.groups]
     if not hosts:
@@ -234,7 +235,7 @@ def gather(
             + (f" matches --limit {limit}" if limit else "")
             + ": pass -i inventories/<env> of your gateways"
         )
-    source = (Path(__file__).parent / "usage_probe.py").read_text(encoding="utf-8")
+    source = probes.source("usage_probe")
     default_dir = _role_default_dir()
     last_use_since = window_start(since, now)
     by_args: dict[str, list[Any]] = {}
@@ -247,7 +248,7 @@ def gather(
         by_args.setdefault(args, []).append(host)
     found = Gathered(records=[], gateways=[h.name for h in hosts])
     for args, members in by_args.items():
-        for result in fleet.run_probe(
+        for result in ssh.run_probe(
             members,
             source,
             [args],

@@ -15,8 +15,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ccprov import fleet, hostile, inventory, paths
+from ccprov import paths, probes
 from ccprov.errors import CcprovError
+from ccprov.fleet import hostile, inventory, ssh
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def run(
     hosts = inventory.load(inventory_path, limit)
     if not hosts:
         raise CcprovError(f"no hosts in {inventory_path}")
-    source = (Path(__file__).parent / "status_probe.py").read_text(encoding="utf-8")
+    source = probes.source("status_probe")
     by_args: dict[str, list[inventory.Host]] = {}
     wants: dict[str, dict[str, dict[str, Any]]] = {}
     for host in hosts:
@@ -178,7 +179,7 @@ def run(
         by_args.setdefault(probe_argument(wants[host.name]), []).append(host)
     results = {}
     for args, members in by_args.items():
-        for result in fleet.run_probe(
+        for result in ssh.run_probe(
             members, source, [args], forks=forks, accept_new_host_keys=accept_new_host_keys
         ):
             results[result.host.name] = result
