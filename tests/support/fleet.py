@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from ccprov.probes import status_probe
 from tests.support.gateway import launch_gateway, render_gateway_config
 from tests.support.standin import free_port, start_standin
 
@@ -59,15 +60,9 @@ class Replica:
         self.proc = None
 
     def metrics(self) -> dict[str, float]:
-        """The replica's Prometheus samples without labels: {name: value}."""
+        """The replica's Prometheus samples, each name's series summed: {name: total}."""
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
-            text = response.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name.split("{")[0]] = float(value)
-        return out
+            return status_probe.metric_totals(response.read().decode())
 
 
 def start_replicas(

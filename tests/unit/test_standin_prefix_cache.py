@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ccprov.probes import status_probe
 from tests.conftest import STANDIN_SRC, Backend, free_port
 from tests.unit.test_standin_vllm import call, chat, sse_data
 
@@ -69,16 +69,17 @@ def replica() -> Iterator[Backend]:
         proc.wait(timeout=10)
 
 
+PREFIX_CACHE_COUNTERS = ("vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total")
+
+
 def metrics(backend: Backend) -> dict[str, float]:
+    """The stand-in's two prefix-cache counters, with vLLM's labels (loggers.py:499-504)."""
     with urllib.request.urlopen(backend.url + "/metrics", timeout=5) as response:
         text = response.read().decode()
-    found = re.findall(
-        r'^(vllm:prefix_cache_(?:queries|hits)_total)\{engine="0",model_name="devstral"\} (\S+)$',
-        text,
-        re.M,
-    )
     assert "# TYPE vllm:prefix_cache_queries_total counter" in text
-    return {name: float(value) for name, value in found}
+    assert 'vllm:prefix_cache_hits_total{engine="0",model_name="devstral"} ' in text
+    totals = status_probe.metric_totals(text)
+    return {name: totals[name] for name in PREFIX_CACHE_COUNTERS}
 
 
 def conversation(turns: int) -> list[dict[str, Any]]:
@@ -220,7 +221,6 @@ def test_ttft_and_capacity_flags() -> None:
 def test_fleet_status_reads_the_hit_rate_from_vllms_counters(replica: Backend) -> None:
     """`ccprov status -i` shows, per GPU host, the share of prompt tokens its prefix cache
     served (issue #19): computed from the counters vLLM exposes, here the stand-in's."""
-    from ccprov.probes import status_probe
 
     def text() -> str:
         with urllib.request.urlopen(replica.url + "/metrics", timeout=5) as response:

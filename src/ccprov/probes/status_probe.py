@@ -50,22 +50,33 @@ def _health(port: int, path: str) -> str:
         return f"down ({getattr(exc, 'reason', exc)})"
 
 
+def metric_totals(text: str) -> dict[str, float]:
+    """Prometheus text (vLLM's /metrics) as {metric name: the sum of its samples}: a series
+    per label set adds up, e.g. one per engine (vllm/v1/metrics/loggers.py:499-504) or per
+    finished_reason (loggers.py:808-811). Comments and lines that do not parse are skipped:
+    a host's answer is not trusted to be well formed."""
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        try:
+            value = float(line.rsplit(" ", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
 def prefix_cache_hit_rate(metrics: str) -> str:
     """vLLM's prefix-cache hit rate since it started, from its Prometheus counters (in
-    tokens, one series per engine: vllm/v1/metrics/loggers.py, prefix_cache_queries and
-    prefix_cache_hits): "87.5%", or "-" before the first query or without the counters."""
-    totals = {"vllm:prefix_cache_queries_total": 0.0, "vllm:prefix_cache_hits_total": 0.0}
-    for line in metrics.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name in totals:
-            try:
-                totals[name] += float(line.rsplit(" ", 1)[1])
-            except (IndexError, ValueError):
-                continue
-    queries = totals["vllm:prefix_cache_queries_total"]
+    tokens, one series per engine: vllm/v1/metrics/loggers.py:661-679, prefix_cache_queries
+    and prefix_cache_hits): "87.5%", or "-" before the first query or without the counters."""
+    totals = metric_totals(metrics)
+    queries = totals.get("vllm:prefix_cache_queries_total", 0.0)
     if queries <= 0:
         return "-"
-    return f"{100 * totals['vllm:prefix_cache_hits_total'] / queries:.1f}%"
+    return f"{100 * totals.get('vllm:prefix_cache_hits_total', 0.0) / queries:.1f}%"
 
 
 def _metrics(port: int) -> str:
