@@ -15,6 +15,9 @@ route translates or forwards it; /v1/chat/completions with `acompletion`, OpenAI
 Only for models whose deployments all carry `model_info.ccprov_text_only: true` (the role
 sets it on its vLLM deployments when litellm_gateway_text_only is true). Only the blocks
 are replaced; every other part of the request stays as it was.
+
+The workstation's vibe proxy loads this file too (roles/workstation/tasks/vibe_proxy.yml
+installs it next to ccprov_vibe.py), with the flag on Mistral's text-only coding models.
 """
 
 from __future__ import annotations
