@@ -6,7 +6,8 @@ LiteLLM 1.106.2's Anthropic adapter sends the sequences on as the chat `stop`, a
 chat finish_reason `stop` to `end_turn` with `stop_sequence: null`
 (llms/anthropic/pass_through/adapters/transformation.py:1433-1443 streamed, :1610 not): the
 client cannot tell a stop sequence from the end of the answer. vLLM names the sequence
-(choices[].stop_reason) and the Mistral API does not; neither reaches the adapter's reply.
+(vllm entrypoints/openai/chat_completion/protocol.py:125, :177, choices[].stop_reason) and
+the Mistral API does not; neither reaches the adapter's reply.
 So the hook takes the sequences off the request before LiteLLM translates it, and applies
 them to the Anthropic reply itself, as Anthropic's API does:
 
@@ -17,7 +18,7 @@ them to the Anthropic reply itself, as Anthropic's API does:
   client disconnect (common_request_processing.py close_guarded_stream), so the backend stops.
   The usage it reports is the text deltas seen (near the tokens), and LiteLLM, which logs a
   stream at its end, logs no success for it: the gateway's usage log has no line for such
-  a reply, as for a client that hangs up.
+  a reply.
 - not streamed (async_post_call_success_hook, the reply as a dict): the text is cut at the
   first match, later blocks dropped, stop_reason and stop_sequence set. The backend writes on
   to its own end here: the tokens after the sequence are spent, as on a route without this.
