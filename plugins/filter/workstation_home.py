@@ -146,10 +146,57 @@ def workstation_env_inputs(backends: list[dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for backend in backends:
         for line in backend.get("env", []):
-            var = str(line["var"])
+            var = str(line.get("var", "__"))  # (a `setting` line: workstation_backend_settings)
             if not var.startswith("__") and var not in names:
                 names.append(var)
     return names
+
+
+def workstation_legacy_settings(backends: list[dict[str, Any]]) -> list[str]:
+    """workstation_<name>_<setting> for each of the table's settings: ccprov 0.1.0's variables
+    (workstation_vllm_token, ...), which an inventory may still set."""
+    return [
+        f"workstation_{backend['name']}_{key}"
+        for backend in backends
+        for key in backend.get("settings", {})
+    ]
+
+
+def workstation_backend_settings(
+    backends: list[dict[str, Any]], given: dict[str, Any], legacy: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each backend's settings (vars/backends.yml `settings`): the table's defaults, then the
+    0.1.0 variables an inventory still sets (LEGACY, by name), then workstation_backends
+    (GIVEN, by backend). A backend or setting the table does not have is refused: a typo
+    would otherwise be ignored in silence."""
+    table = {str(b["name"]): dict(b["settings"]) for b in backends if b.get("settings")}
+    for name, values in given.items():
+        if name not in table:
+            raise AnsibleFilterError(
+                f"workstation_backends has {name!r}, not a backend with settings"
+                f" (one of {', '.join(table)})"
+            )
+        if not isinstance(values, dict) or set(values) - set(table[name]):
+            raise AnsibleFilterError(
+                f"workstation_backends.{name} takes a mapping of {', '.join(table[name])}"
+            )
+    return {
+        name: {
+            key: given.get(name, {}).get(key, legacy.get(f"workstation_{name}_{key}", default))
+            for key, default in defaults.items()
+        }
+        for name, defaults in table.items()
+    }
+
+
+def workstation_unsafe_settings(settings: dict[str, dict[str, Any]]) -> list[str]:
+    """workstation_backends.NAME.KEY for each setting the env file cannot hold (names only)."""
+    return [
+        f"workstation_backends.{name}.{key}"
+        for name, values in settings.items()
+        for key, value in values.items()
+        if _UNSAFE.search(str(value))
+    ]
 
 
 def workstation_unsafe_vars(names: list[str], values: list[Any]) -> list[str]:
@@ -201,6 +248,9 @@ class FilterModule:
             "workstation_claude_json": workstation_claude_json,
             "workstation_agent_home": workstation_agent_home,
             "workstation_env_inputs": workstation_env_inputs,
+            "workstation_legacy_settings": workstation_legacy_settings,
+            "workstation_backend_settings": workstation_backend_settings,
+            "workstation_unsafe_settings": workstation_unsafe_settings,
             "workstation_unsafe_vars": workstation_unsafe_vars,
             "workstation_ca_problem": workstation_ca_problem,
         }

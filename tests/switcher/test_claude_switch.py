@@ -214,7 +214,7 @@ BAD_INPUTS = {
     "malformed line": (
         GOOD_ENV + "this is not an assignment\n",
         ("local",),
-        "line 21 is not KEY=value",
+        f"line {len(GOOD_ENV.splitlines()) + 1} is not KEY=value",  # the appended one
     ),
     "unquoted space": (GOOD_ENV + "LOCAL_MODEL=dev stral\n", ("local",), "quote the value"),
     "command substitution": (GOOD_ENV + 'LOCAL_TOKEN="$(id)"\n', ("local",), "not allowed"),

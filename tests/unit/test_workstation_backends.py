@@ -9,9 +9,10 @@ import re
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
 from ccprov.workstation import envfile
-from tests.conftest import REPO
+from tests.conftest import REPO, load_file
 from tests.support import role_templates
 
 ROLE = REPO / "roles/workstation"
@@ -23,10 +24,22 @@ REQUIRED = {"workstation_local_base_url", "workstation_local_token"}
 SECRETS = {
     "workstation_local_base_url": "https://gw-secret.example",
     "workstation_local_token": "sk-local-SECRET-0123456789",
-    "workstation_vllm_token": "sk-vllm-SECRET-0123456789",
     "workstation_cloud_api_key": "sk-ant-SECRET-0123456789",
+    "workstation_backends": {
+        "vllm": {"token": "sk-vllm-SECRET-0123456789"},
+        "lmstudio": {"model": "my-lmstudio-model"},
+    },
+    # 0.1.0's name for a setting: still read.
     "workstation_ollama_model": "my-own-model",
 }
+home_filters = load_file("workstation_home", REPO / "plugins/filter/workstation_home.py")
+
+
+def secret_values() -> list[str]:
+    given = SECRETS["workstation_backends"].values()  # type: ignore[union-attr]
+    return [v for v in SECRETS.values() if isinstance(v, str)] + [
+        v for values in given for v in values.values()
+    ]
 
 
 def test_the_table_is_well_formed() -> None:
@@ -40,7 +53,10 @@ def test_the_table_is_well_formed() -> None:
         assert backend["comment"] and isinstance(backend["alias"], bool)
         for line in backend["env"]:
             assert line["key"].startswith(prefix), line
-            for var in (line["var"], line.get("when"), line.get("unless")):
+            assert ("var" in line) != ("setting" in line), line
+            if "setting" in line:
+                assert line["setting"] in backend["settings"], line
+            for var in (line.get("var"), line.get("when"), line.get("unless")):
                 if var is not None:
                     assert var in DEFAULTS or var in DERIVED or var in REQUIRED, var
         if not backend.get("cloud"):
@@ -91,11 +107,38 @@ def test_the_fallback_is_the_role_template_with_the_defaults(rendered: dict[str,
     # The same lines, but the gateway's CA line that the fallback offers to fill in.
     assert set(written) == set(role) | {"LOCAL_CA_CERT"}
     assert written["LOCAL_CA_CERT"] == "" and written["LOCAL_MODEL"] == "devstral"
-    assert role["OLLAMA_MODEL"] == "my-own-model"
-    assert written["OLLAMA_MODEL"] == DEFAULTS["workstation_ollama_model"]
-    for secret in SECRETS.values():
+    ollama = next(b for b in TABLE if b["name"] == "ollama")["settings"]
+    assert written["OLLAMA_MODEL"] == ollama["model"] and written["VLLM_TOKEN"] == ""
+    for secret in secret_values():
         assert secret not in rendered["switch"]
     assert role["LOCAL_TOKEN"] == SECRETS["workstation_local_token"]
+
+
+def test_a_profile_takes_its_settings_from_workstation_backends(rendered: dict[str, str]) -> None:
+    """Given settings win, what is left out keeps the table's default, and 0.1.0's
+    workstation_<name>_<setting> still counts."""
+    role = envfile.parse(rendered["env"])
+    lmstudio = next(b for b in TABLE if b["name"] == "lmstudio")["settings"]
+    assert role["VLLM_TOKEN"] == "sk-vllm-SECRET-0123456789"
+    assert role["LMSTUDIO_MODEL"] == "my-lmstudio-model"
+    assert role["LMSTUDIO_BASE_URL"] == lmstudio["base_url"]
+    assert role["OLLAMA_MODEL"] == "my-own-model"
+
+
+def test_workstation_backends_refuses_what_the_table_does_not_have() -> None:
+    settings = home_filters.workstation_backend_settings
+    legacy = {"workstation_vllm_model": "old", "workstation_vllm_token": "t-old"}
+    assert settings(TABLE, {"vllm": {"token": "t"}}, legacy)["vllm"] == {
+        "base_url": "",
+        "token": "t",
+        "model": "old",
+    }
+    with pytest.raises(AnsibleFilterError, match="'lamacpp', not a backend with settings"):
+        settings(TABLE, {"lamacpp": {}}, {})
+    with pytest.raises(AnsibleFilterError, match=r"backends\.ollama takes a mapping"):
+        settings(TABLE, {"ollama": {"url": "http://x"}}, {})
+    unsafe = home_filters.workstation_unsafe_settings({"vllm": {"token": 'a"b', "model": "m"}})
+    assert unsafe == ["workstation_backends.vllm.token"]
 
 
 def test_every_alias_names_a_backend(rendered: dict[str, str]) -> None:
