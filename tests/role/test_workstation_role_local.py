@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support.playbook import run_playbook
 
 BLOCK = re.compile(
     r"# BEGIN ccprov managed block: claude-switch and cc aliases\n.*?"
@@ -54,27 +55,17 @@ def play(
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(values))
     os.chmod(vars_file, 0o600)
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            str(REPO / "playbooks/workstations.yml"),
-            "-i",
-            str(inventory),
-            "-e",
-            f"@{vars_file}",
-            *extra,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    return run_playbook(
+        REPO / "playbooks/workstations.yml",
+        inventory,
+        "-e",
+        f"@{vars_file}",
+        *extra,
+        env={
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        },
         timeout=300,
-        check=False,
     )
 
 

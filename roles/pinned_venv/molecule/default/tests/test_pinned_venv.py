@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support.playbook import play
 
 ROLE = Path(__file__).resolve().parents[3]
 IDNA = "/opt/pinned/idna"
@@ -24,26 +24,6 @@ def builtin_denylist() -> list[str]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return list(module.DEFAULT_POLICY["denylist"])
-
-
-def play(*extra: str) -> subprocess.CompletedProcess[str]:
-    """Run the converge play again against the test host, with other variables."""
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    env = {**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_FORCE_COLOR": "0"}
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
 
 
 def version_in(host, venv: str, package: str) -> str:

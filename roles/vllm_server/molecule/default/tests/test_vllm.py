@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.playbook import play
 
 KEY = "sk-gpu-molecule-0123456789abcdef0123"
 # The release converge.yml installs: the one the role pins.
@@ -82,27 +82,6 @@ def test_every_other_path_needs_the_key(host) -> None:
     assert (
         host.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/health")
         == "200"
-    )
-
-
-def play(*extra: str) -> subprocess.CompletedProcess[str]:
-    """Run the converge play again against the test host, with other variables."""
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    # One-line JSON results, so long messages are not wrapped.
-    env = {**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_FORCE_COLOR": "0"}
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
     )
 
 

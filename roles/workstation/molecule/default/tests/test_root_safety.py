@@ -4,31 +4,11 @@ changed (issue #18): on a real host, as `ansible-playbook` runs it."""
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
-from pathlib import Path
+
+from tests.support.playbook import play
 
 CANARY = "# root's own file: must stay byte-identical\n"
-
-
-def play(*extra: str) -> subprocess.CompletedProcess[str]:
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0"}
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(scenario / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
-    )
 
 
 def snapshot(host, *paths: str) -> str:
