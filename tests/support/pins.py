@@ -16,6 +16,9 @@ LOCK_DIRS = {
     "litellm": REPO / "roles/pinned_venv/files/requirements",
     "vllm": REPO / "roles/vllm_server/files/requirements",
 }
+# The upstream project's own spelling: a comment that cites a release this way ("vLLM 0.33.0's
+# check") says what that release does, so tests/unit/test_single_facts.py reads it as prose.
+UPSTREAM_NAMES = {"litellm": "LiteLLM", "vllm": "vLLM"}
 
 
 def lock_file(package: str) -> Path:

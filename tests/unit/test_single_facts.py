@@ -32,7 +32,6 @@ PROSE_DIRS = ("bench/",)
 ANSIBLE_DIRS = re.compile(
     r"^(roles/[^/]+/(defaults|vars|tasks|handlers|templates|meta)/|playbooks/|inventories/|site\.yml)"
 )
-CITATION = {"litellm": "LiteLLM", "vllm": "vLLM"}
 
 
 @dataclass
@@ -128,7 +127,7 @@ def version_fact(package: str) -> Fact:
         re.compile(rf"(?<![\w.]){re.escape(version)}(?![\w.]*\d)"),
         f"{lock} (tests read tests/support/pins.py)",
         allowed,
-        ignore=re.compile(rf"\b{CITATION[package]} {re.escape(version)}"),
+        ignore=re.compile(rf"\b{pins.UPSTREAM_NAMES[package]} {re.escape(version)}"),
     )
 
 
@@ -161,7 +160,7 @@ def port_fact() -> Fact:
 
 
 def facts() -> list[Fact]:
-    return [version_fact("litellm"), version_fact("vllm"), port_fact(), backends_fact()]
+    return [*map(version_fact, pins.LOCK_DIRS), port_fact(), backends_fact()]
 
 
 def test_each_fact_is_written_in_one_place() -> None:
