@@ -18,8 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 GATEWAY = "10.88.200.10"
+# The TLS front's port: the role's default (converge.yml sets none).
+PORT = yaml.safe_load((Path(__file__).resolve().parents[3] / "defaults/main.yml").read_text())[
+    "litellm_gateway_tls_port"
+]
 CONTROLLER = "10.88.0.1"  # podman's bridge: the controller as seen from the test host
 CA = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ccprov-ca/ca.crt"
 ALICE = "sk-ccprov-alice-molecule-0123456789"
@@ -53,7 +58,7 @@ def https(
     raw: bytes | None = None,
 ) -> tuple[int, bytes]:
     conn = http.client.HTTPSConnection(
-        GATEWAY, 443, timeout=60, context=ssl.create_default_context(cafile=str(CA))
+        GATEWAY, PORT, timeout=60, context=ssl.create_default_context(cafile=str(CA))
     )
     headers = {
         "Authorization": f"Bearer {key}",
@@ -73,7 +78,7 @@ def https(
 
 def test_only_https_is_open_to_the_network(host) -> None:
     assert host.service("nginx").is_running and host.service("nginx").is_enabled
-    assert host.socket("tcp://0.0.0.0:443").is_listening
+    assert host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
     assert not host.socket("tcp://0.0.0.0:80").is_listening
     for port in (80, 4000):
         with pytest.raises(OSError):
@@ -85,7 +90,7 @@ def test_only_https_is_open_to_the_network(host) -> None:
 def test_certificate_is_signed_by_ccprovs_ca_for_the_hosts_names() -> None:
     context = ssl.create_default_context(cafile=str(CA))
     with (
-        socket.create_connection((GATEWAY, 443), timeout=10) as raw,
+        socket.create_connection((GATEWAY, PORT), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname=GATEWAY) as tls,
     ):
         cert = tls.getpeercert()
@@ -95,7 +100,7 @@ def test_certificate_is_signed_by_ccprovs_ca_for_the_hosts_names() -> None:
     assert cert["subject"] == ((("commonName", "instance"),),)
     # Without the CA the client refuses it (it is not a public certificate).
     with (
-        socket.create_connection((GATEWAY, 443), timeout=10) as raw,
+        socket.create_connection((GATEWAY, PORT), timeout=10) as raw,
         pytest.raises(ssl.SSLCertVerificationError),
     ):
         ssl.create_default_context().wrap_socket(raw, server_hostname=GATEWAY)
@@ -174,7 +179,7 @@ def _answered(results: dict[str, int]) -> set[str]:
 def test_every_route_through_the_front(host) -> None:
     """985 routes: a developer key reaches the client API and nothing else, an unknown key
     nothing at all."""
-    front = (f"https://{GATEWAY}", "--cafile", "/etc/nginx/tls/ca.crt")
+    front = (f"https://{GATEWAY}:{PORT}", "--cafile", "/etc/nginx/tls/ca.crt")
     alice = _sweep(host, front[0], ALICE, *front[1:])
     assert len(alice) > 500
     # The front's own health path answers anyone (LiteLLM's liveness, no key needed).
@@ -190,7 +195,7 @@ def test_no_spelling_of_any_route_gets_past_the_front(host) -> None:
     404/405: nginx's own answers, never LiteLLM's). Sent with the master key, the one that
     would open the most if a spelling got through (the front decides before any key is
     read; test_every_route_through_the_front covers the developer key's routes)."""
-    front = (f"https://{GATEWAY}", "--cafile", "/etc/nginx/tls/ca.crt", "--variants")
+    front = (f"https://{GATEWAY}:{PORT}", "--cafile", "/etc/nginx/tls/ca.crt", "--variants")
     results = _sweep(host, front[0], MASTER, *front[1:])
     assert len(results) > 5000
     reached = {route: status for route, status in results.items() if status not in (400, 404, 405)}
@@ -294,7 +299,7 @@ def test_a_burst_from_one_address_gets_a_429_claude_code_retries(host) -> None:
     context = ssl.create_default_context(cafile=str(CA))
     answers = []
     for _ in range(3 * BURST):
-        conn = http.client.HTTPSConnection(GATEWAY, 443, timeout=60, context=context)
+        conn = http.client.HTTPSConnection(GATEWAY, PORT, timeout=60, context=context)
         try:
             conn.request("GET", "/health/liveliness")
             response = conn.getresponse()

@@ -14,7 +14,13 @@ import ssl
 import uuid
 from pathlib import Path
 
+import yaml
+
 GATEWAY = "10.88.200.10"
+# The TLS front's port: the role's default (converge.yml sets none).
+PORT = yaml.safe_load((Path(__file__).resolve().parents[3] / "defaults/main.yml").read_text())[
+    "litellm_gateway_tls_port"
+]
 CA = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ccprov-ca/ca.crt"
 ALICE = "sk-ccprov-alice-molecule-0123456789"
 CAROL = "sk-ccprov-carol-molecule-0123456789"
@@ -26,7 +32,7 @@ def https(
     method: str, path: str, key: str | None = None, body: object = None, session: str = ""
 ) -> tuple[int, bytes]:
     conn = http.client.HTTPSConnection(
-        GATEWAY, 443, timeout=60, context=ssl.create_default_context(cafile=str(CA))
+        GATEWAY, PORT, timeout=60, context=ssl.create_default_context(cafile=str(CA))
     )
     headers = {"anthropic-version": "2023-06-01", "Content-Type": "application/json"}
     if key:
@@ -193,6 +199,6 @@ def test_metrics_are_refused_from_elsewhere(host) -> None:
         for source in (GATEWAY, "127.0.0.1"):
             code = host.check_output(
                 "curl -s -o /dev/null -w '%{http_code}' --cacert /etc/nginx/tls/ca.crt "
-                f"--connect-to ::{source}:443 https://{GATEWAY}{path}"
+                f"--connect-to ::{source}:{PORT} https://{GATEWAY}:{PORT}{path}"
             )
             assert code == "403", (path, source, code)
