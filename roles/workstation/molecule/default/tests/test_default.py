@@ -99,3 +99,14 @@ def test_the_gateway_ca_reaches_claude_launches_only(host) -> None:
             f"claude: {ca}",
             "claude: none",
         ], (shell, out)
+
+
+# The scenario's hosts (molecule.yml): what each is named for, so a wrong image cannot pass
+# as Debian 13.
+_RELEASES = {"instance": ("12", "3.11"), "instance-trixie": ("13", "3.13")}
+
+
+def test_each_host_runs_the_debian_release_it_stands_for(host) -> None:
+    debian, python = _RELEASES[host.backend.get_hostname()]
+    assert host.file("/etc/os-release").contains(f'^VERSION_ID="{debian}"$')
+    assert host.check_output("python3 --version").startswith(f"Python {python}.")
