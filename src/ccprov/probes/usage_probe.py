@@ -1,5 +1,5 @@
 """Return a gateway's usage lines since a time. Runs ON the gateway (sent over SSH by
-`ccprov usage -i`, src/ccprov/usage.py, through fleet.run_probe).
+`ccprov usage -i`, src/ccprov/fleet/usage.py, through fleet/ssh.py run_probe).
 
 Standard library only, Python >= 3.7; reads only. Argument: one JSON object
 {"dir": "/var/log/ccprov-usage", "since": "2026-11-23T00:00:00.000Z",
