@@ -56,14 +56,6 @@ def litellm_egress_endpoints(
     return unique
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 # What may appear in an nginx location and a Prometheus metrics_path unquoted.
 _NAME = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
 
@@ -103,9 +95,8 @@ def litellm_vllm_metrics(
         if name in names:
             continue
         names.add(name)
-        address = host
-        if not _is_address(host):
-            address = next(iter((resolved or {}).get(host) or []), host)
+        # A name by its first address preflight found (only names are looked up).
+        address = next(iter((resolved or {}).get(host) or []), host)
         found.append(
             {
                 "name": name,
