@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def ccprov_vllm_backend(hostvars: dict[str, Any]) -> dict[str, Any]:
-    """The gateway backend entry for one GPU host: its OpenAI-compatible /v1 URL (https when
-    the host serves HTTPS: vllm_server_tls_certificate) and key."""
+def ccprov_gpu_backend(hostvars: dict[str, Any]) -> dict[str, Any]:
+    """The gateway backend entry for one GPU host, from the variables of the server role it
+    runs (vllm_server): its OpenAI-compatible /v1 URL (https when the host serves HTTPS:
+    vllm_server_tls_certificate) and key. playbooks/gateways.yml takes the backends' key
+    from here too, so a second server role changes this filter, not the play."""
     address = (
         hostvars.get("ccprov_address")
         or hostvars.get("ansible_host")
@@ -23,4 +25,4 @@ def ccprov_vllm_backend(hostvars: dict[str, Any]) -> dict[str, Any]:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"ccprov_vllm_backend": ccprov_vllm_backend}
+        return {"ccprov_gpu_backend": ccprov_gpu_backend}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -136,9 +141,58 @@ def test_every_flag_is_one_the_stand_in_accepts() -> None:
 def test_a_gpu_host_with_a_certificate_becomes_an_https_backend() -> None:
     fleet = load_file("ccprov_fleet", REPO / "plugins/filter/ccprov_fleet.py")
     host = {"inventory_hostname": "gpu1", "ansible_host": "10.0.0.11", "vllm_server_port": 8000}
-    assert fleet.ccprov_vllm_backend(host)["api_base"] == "http://10.0.0.11:8000/v1"
+    assert fleet.ccprov_gpu_backend(host)["api_base"] == "http://10.0.0.11:8000/v1"
     tls = {**host, "vllm_server_tls_certificate": "-----BEGIN CERTIFICATE-----"}
-    assert fleet.ccprov_vllm_backend(tls)["api_base"] == "https://10.0.0.11:8000/v1"
+    assert fleet.ccprov_gpu_backend(tls)["api_base"] == "https://10.0.0.11:8000/v1"
+
+
+def test_the_gateway_play_takes_every_gpu_host_and_its_key(tmp_path: Path) -> None:
+    """playbooks/gateways.yml's first task, with no backends in the inventory: one backend
+    per GPU host and the backends' key, both through ccprov_gpu_backend (the play names no
+    server role's variable)."""
+    play = yaml.safe_load((REPO / "playbooks/gateways.yml").read_text())[0]
+    task = next(t for t in play["pre_tasks"] if "litellm_gateway_backends" in str(t))
+    out = tmp_path / "backends.json"
+    report = "{{ {'backends': litellm_gateway_backends, 'key': litellm_gateway_backend_api_key} }}"
+    write = {"ansible.builtin.copy": {"content": report, "dest": str(out), "mode": "0600"}}
+    (tmp_path / "play.yml").write_text(
+        yaml.safe_dump([{"hosts": "gateways", "gather_facts": False, "tasks": [task, write]}])
+    )
+    gpu = {"vllm_server_api_key": "sk-gpu-0123456789abcdef0123"}
+    (tmp_path / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "gateways": {"hosts": {"gw1": {"ansible_connection": "local"}}},
+                "gpu_hosts": {
+                    "vars": gpu,
+                    "hosts": {
+                        "gpu1": {"ansible_host": "10.0.0.11"},
+                        "gpu2": {"vllm_server_port": 8001},
+                    },
+                },
+            }
+        )
+    )
+    run = subprocess.run(
+        [Path(sys.executable).parent / "ansible-playbook", "-i", "hosts.yml", "play.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
+        },
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    key = gpu["vllm_server_api_key"]
+    assert json.loads(out.read_text()) == {
+        "backends": [
+            {"api_base": "http://10.0.0.11:8000/v1", "api_key": key},
+            {"api_base": "http://gpu2:8001/v1", "api_key": key},
+        ],
+        "key": key,
+    }
 
 
 def test_the_units_command_line_serves_every_path_behind_the_key(tmp_path) -> None:
