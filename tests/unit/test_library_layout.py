@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,15 @@ def test_only_the_cli_imports_click() -> None:
         str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "click" in imported_modules(p)
     )
     assert users == ["cli.py"]
+
+
+def test_what_is_shipped_to_hosts_needs_only_the_standard_library() -> None:
+    """ccprov.probes runs on hosts that have no ccprov (a probe travels as one file)."""
+    shipped = sorted((SRC / "probes").glob("*.py"))
+    assert {p.name for p in shipped} >= {"status_probe.py", "usage_probe.py", "conformance.py"}
+    for path in shipped:
+        outside = imported_modules(path) - set(sys.stdlib_module_names) - {"__future__"}
+        assert outside == set(), f"{path.name} imports {sorted(outside)}"
 
 
 def test_a_usage_problem_is_a_ccprov_error_with_exit_2() -> None:
