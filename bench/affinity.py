@@ -9,7 +9,7 @@ replicas.
 (the role's config, 4 workers) to 2 and 4 vLLM stand-in replicas, each with its own prefix
 cache (tests/standins/vllm/src/vllm/prefix_cache.py) and a time to the first token that
 grows with the uncached prompt tokens. Each request is shaped like the pinned Claude
-Code's (src/ccprov/conformance_fixtures/claude_code_request.json: its system prompt and 12
+Code's (src/ccprov/probes/conformance_fixtures/claude_code_request.json: its system prompt and 12
 tools, metadata.user_id, the X-Claude-Code-Session-Id header) plus a per-session project
 context (the inline system message: working directory, CLAUDE.md, git status), ~20k
 stand-in tokens before the history; each turn adds a Read call and its result. Settings:
@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 
 from bench import report
 from bench.common import percentile
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.support.fleet import (
     FleetGateway,
     Redis,

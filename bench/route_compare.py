@@ -3,12 +3,12 @@
     .venv/bin/python -m bench.route_compare [--requests 30]
     .venv/bin/python bench/route_compare.py [--requests 30]      (the same)
 
-Sends N streamed Claude Code-sized requests (src/ccprov/conformance_fixtures/
+Sends N streamed Claude Code-sized requests (src/ccprov/probes/conformance_fixtures/
 claude_code_request.json: 12 tools, ~50 KB, as the pinned Claude Code sends them), one
 after another, straight to the vLLM stand-in, then through the real pinned LiteLLM
 gateway with litellm_gateway_backend_route chat_completions, then messages; prints the
 median wall time of each, what the gateway adds over the direct request, and how many
-conformance checks (ccprov.conformance) each route passes. `python -m bench --only routes`
+conformance checks (ccprov.probes.conformance) each route passes. `python -m bench --only routes`
 puts the same figures in bench/README.md.
 """
 
@@ -29,7 +29,7 @@ if not __package__:  # run as a file: bench/route_compare.py
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench.common import instant_standin
-from ccprov import conformance
+from ccprov.probes import conformance
 from tests.support.gateway import start_gateway
 from tests.support.standin import free_port, start_standin
 

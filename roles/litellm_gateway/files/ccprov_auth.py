@@ -46,7 +46,7 @@ from typing import Any
 log = logging.getLogger("ccprov_auth")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-"""A developer name (as src/ccprov/keys.py NAME): it becomes LiteLLM's user id and a label."""
+"""A developer name (as NAME in src/ccprov/gateway/keys.py): LiteLLM's user id and a label."""
 RESERVED = frozenset({"ops", "admin", "root", "master", "litellm", "default_user_id"})
 """Names a reader could take for the master key or LiteLLM's own users: never a developer."""
 MASTER_USER = "(master key)"
