@@ -31,7 +31,10 @@ def litellm_deployments(
     LITELLM_BACKEND_KEY_<n> in the service's private environment file.
 
     route: `messages` forwards Claude Code's /v1/messages to vLLM's own Anthropic endpoint;
-    `chat_completions` has LiteLLM translate it to /v1/chat/completions and back.
+    `chat_completions` has LiteLLM translate it to /v1/chat/completions and back. A
+    backend's own `route` wins (a server without an Anthropic endpoint beside vLLM hosts):
+    LiteLLM reads the opt-in from the deployment it picked (LiteLLM 1.106.2
+    llms/anthropic/pass_through/messages/handler.py:90-100).
     drop_params: request parameters removed before the backend sees them. LiteLLM 1.106.2
     honours them only per deployment (litellm_params.additional_drop_params), not in
     litellm_settings; dotted names (output_config.effort) remove nested fields.
@@ -65,6 +68,11 @@ def litellm_deployments(
         if api_base in seen:
             raise AnsibleFilterError(f"backend {api_base} is listed twice")
         seen.add(api_base)
+        if backend.get("route", route) not in ROUTES:
+            raise AnsibleFilterError(
+                f"litellm_gateway_backends[{index - 1}].route must be one of"
+                f" {', '.join(ROUTES)}, got {backend['route']!r}"
+            )
         seconds = int(backend.get("timeout", timeout))
         params: dict[str, Any] = {
             "model": backend_model,
@@ -76,7 +84,7 @@ def litellm_deployments(
         if drops:
             params["additional_drop_params"] = list(drops)
         info: dict[str, Any] = {"id": f"backend-{index}"}
-        if route == "messages":
+        if backend.get("route", route) == "messages":
             info["supported_endpoints"] = list(NATIVE_ENDPOINTS)
         if text_only:
             info["ccprov_text_only"] = True

@@ -97,6 +97,22 @@ def test_route_messages_opts_into_vllms_own_anthropic_endpoint() -> None:
     ]
 
 
+def test_a_backends_own_route_wins() -> None:
+    """A server without an Anthropic endpoint among vLLM hosts: LiteLLM reads the opt-in
+    per deployment (llms/anthropic/pass_through/messages/handler.py:90-100)."""
+    backends = [
+        {"api_base": "http://gpu1:8000/v1"},
+        {"api_base": "http://gpu2:30000/v1", "route": "chat_completions"},
+    ]
+    vllm, other = litellm_config.litellm_deployments(
+        backends, "m", "hosted_vllm/m", 600, "messages"
+    )
+    assert "/v1/messages" in vllm["model_info"]["supported_endpoints"]
+    assert "supported_endpoints" not in other["model_info"]
+    with pytest.raises(AnsibleFilterError, match=r"backends\[0\]\.route must be one of"):
+        litellm_config.litellm_deployments([{"api_base": "http://a/v1", "route": "x"}], "m", "m", 9)
+
+
 def test_drop_params_go_into_every_deployment() -> None:
     """LiteLLM 1.106.2 ignores litellm_settings.additional_drop_params: the list must be
     set per deployment, on both routes."""
