@@ -1,7 +1,7 @@
 """Every role's molecule scenarios on the test bed, plus the test bed's own self-tests.
 
-Run by tests/stages/40-molecule-roles.sh: `pytest -m hostbed -s tests/hostbed/test_molecule_roles.py`. Molecule's output
-streams to the log; each scenario's time is printed.
+Run by tests/stages/40-molecule-roles.sh (`pytest -m hostbed -s` on this file). Molecule's
+output streams to the log; each scenario's time is printed.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from tests.hostbed.site_bed import (
     vip_holders,
 )
 from tests.support.continuity import Row, during
+from tests.support.gateway import role_default
 
 pytestmark = pytest.mark.hostbed
 
@@ -183,7 +184,7 @@ def refusal(key: str, url: str) -> str:
 
 
 def served_certificate(address: str) -> str:
-    return ssl.get_server_certificate((address, 443))
+    return ssl.get_server_certificate((address, int(role_default("litellm_gateway_tls_port"))))
 
 
 def test_gateway_config_key_and_certificate_changes_fail_no_turn(paced, tmp_path) -> None:
