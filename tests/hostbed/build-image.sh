@@ -25,7 +25,8 @@ tag=$(printf '%s' "$recipe" | sha256sum | cut -c1-12)
 image="$name:$tag"
 
 # One build at a time: 00-setup starts one in the background, 30-hostbed-image waits here for
-# it (then reuses its image) or builds itself if that one failed.
+# it (then reuses its image) or builds itself if that one failed; likewise Debian 13's, built
+# beside the role scenarios, and the scenario that needs it.
 exec 9>/var/tmp/ccprov-hostbed.lock
 flock 9
 

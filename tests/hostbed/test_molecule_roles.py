@@ -32,11 +32,21 @@ def scenarios() -> list[tuple[Path, str]]:
     return found
 
 
+def ensure_images(scenario_dir: Path) -> None:
+    """The Debian 13 image when the scenario has a host on it: 40-molecule-roles builds it
+    beside the scenarios before this one; build-image.sh waits for that build (its lock) and
+    reuses the image, or builds it when run alone."""
+    if "localhost/ccprov-hostbed-trixie" in (scenario_dir / "molecule.yml").read_text():
+        build = REPO / "tests/hostbed/build-image.sh"
+        subprocess.run(["bash", str(build), "trixie"], check=True, stdout=subprocess.DEVNULL)
+
+
 def molecule(
     role_dir: Path, scenario: str, capture: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`molecule test -s SCENARIO` in the role, its output streamed to the log (and kept)."""
     testbed.ensure_key_and_network()
+    ensure_images(role_dir / "molecule" / scenario)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",

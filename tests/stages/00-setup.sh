@@ -6,7 +6,7 @@ cd "$CCPROV_REPO"
 
 # systemd: systemd-analyze scores the roles' units (tests/unit/test_unit_hardening.py);
 # strace: records every connection Claude Code and the agents make (tests/e2e/test_on_network.py);
-# the lint stage checks every shell script with shellcheck (tests/stages/10-lint.sh);
+# the lint stage checks every shell script with shellcheck (tests/stages/lint.sh);
 # nginx-light: the gateway's rendered nginx.conf run for real (tests/unit/test_gateway_limits.py);
 # openssl: certificates checked as clients check them (tests/unit/test_gateway_ca.py, the
 # status probe's expiry reading); Debian ranks it optional. fish: the fish conf.d file run in
@@ -33,17 +33,16 @@ fi
 .cache/uv/bin/uv pip install -q --system-certs --python "$CCPROV_VENV/bin/python" -e '.[test]'
 
 # vLLM from the vllm_server role's lock for the reference backend (~9 GB, about a minute and
-# a half on a fresh machine): in the background while lint and pytest run; stage
-# 25-vllm-reference waits for it (tests/vllm_reference/install.sh takes a lock).
+# a half on a fresh machine): in the background while pytest runs; the reference tests
+# (tests/stages/vllm-reference.sh) wait for it (tests/vllm_reference/install.sh takes a lock).
 mkdir -p .cache/vllm-reference
 setsid bash tests/vllm_reference/install.sh >.cache/vllm-reference/install.log 2>&1 </dev/null &
-# The test-host images likewise (debootstrap, about a minute and a half each): Debian 12, then
-# Debian 13 for the workstation scenario's second host, one after the other (two cores);
-# 30-hostbed-image waits for both.
+# The Debian 12 test-host image likewise (debootstrap, about a minute and a half):
+# 30-hostbed-image waits for it. Debian 13's is built later, beside the role scenarios (two
+# cores: built here too, it slowed lint and pytest by 143 s in all).
 mkdir -p .cache/hostbed
 CONTAINERS_CONF="$CCPROV_REPO/tests/hostbed/containers.conf" \
-  setsid bash -c 'bash tests/hostbed/build-image.sh; bash tests/hostbed/build-image.sh trixie' \
-  >.cache/hostbed/build.log 2>&1 </dev/null &
+  setsid bash tests/hostbed/build-image.sh >.cache/hostbed/build.log 2>&1 </dev/null &
 
 # The real Claude Code CLI, the client of the end-to-end tests.
 CLAUDE_CODE_VERSION=${CLAUDE_CODE_VERSION:-2.1.331}

@@ -1,6 +1,6 @@
 """The collection ccprov.stack (galaxy.yml): its metadata agrees with pyproject.toml, the
 roles and playbooks call its plugins and roles by their fully qualified names, and a
-checkout resolves it through collections/ (tests/stages/35-collection.sh builds and
+checkout resolves it through collections/ (tests/stages/collection.sh builds and
 installs it)."""
 
 from __future__ import annotations
