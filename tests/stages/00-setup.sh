@@ -39,7 +39,7 @@ mkdir -p .cache/vllm-reference
 setsid bash tests/vllm_reference/install.sh >.cache/vllm-reference/install.log 2>&1 </dev/null &
 # The Debian 12 test-host image likewise (debootstrap, about a minute and a half):
 # 30-hostbed-image waits for it. Debian 13's is built later, beside the role scenarios (two
-# cores: built here too, it slowed lint and pytest by 143 s in all).
+# cores: built here too, it slowed setup and lint by about a minute).
 mkdir -p .cache/hostbed
 CONTAINERS_CONF="$CCPROV_REPO/tests/hostbed/containers.conf" \
   setsid bash tests/hostbed/build-image.sh >.cache/hostbed/build.log 2>&1 </dev/null &
