@@ -176,8 +176,8 @@ class Spread(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyped he
 
     async def spread(self, model: str, healthy: list[Any], kwargs: dict[str, Any]) -> list[Any]:
         affinity = self.find_affinity()
-        ids = [deployment_id(d) for d in healthy]
-        if affinity is None or len(healthy) < 2 or None in ids:
+        ids = [i for i in map(deployment_id, healthy) if i is not None]
+        if affinity is None or len(healthy) < 2 or len(ids) < len(healthy):
             return healthy
         # Where LiteLLM's own filter would not pin either (deployment_affinity_check.py:370-403).
         if kwargs.get("_target_order") is not None:
@@ -199,7 +199,7 @@ class Spread(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyped he
             return healthy  # pinned to a healthy host: LiteLLM's filter sends it there
         prefix = f"{affinity.CACHE_KEY_PREFIX}:session:{group}:"
         ttl = marker_ttl if marker_ttl is not None else affinity.ttl_seconds
-        order = random.sample(ids, len(ids))  # type: ignore[arg-type]  # None ruled out above
+        order = random.sample(ids, len(ids))
         redis_cache = affinity.cache.redis_cache
         chosen = None
         if redis_cache is not None:
