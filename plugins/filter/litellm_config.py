@@ -25,6 +25,7 @@ def litellm_deployments(
     text_only: bool = False,
     max_tokens: int = 0,
     stream_timeout: int = 0,
+    stream_idle_timeout: int = 0,
 ) -> list[dict[str, Any]]:
     """One model_list entry per vLLM host, all under one model_name (LiteLLM then
     load-balances). Keys stay out of the config: each backend's key is read from
@@ -46,7 +47,12 @@ def litellm_deployments(
     stream_timeout: > 0, the seconds a streamed request waits for the backend's next bytes,
     the first ones included (LiteLLM's litellm_params.stream_timeout, which becomes the HTTP
     client's read timeout: aiohttp's sock_read); past it LiteLLM retries on another backend.
-    A backend's own `stream_timeout` wins; 0: the request timeout."""
+    A backend's own `stream_timeout` wins; 0: the request timeout.
+    stream_idle_timeout: > 0 marks each deployment `model_info.ccprov_stream_idle_timeout`,
+    the seconds the gateway's callback (files/ccprov_failover.py) lets a stream go without
+    a byte once the backend's output began; model_info, which LiteLLM keeps to itself, not
+    litellm_params, which reach the provider. A backend's own `stream_idle_timeout` wins
+    (its 0 too); 0: stream_timeout covers every gap."""
     if route not in ROUTES:
         raise AnsibleFilterError(
             f"litellm_gateway_backend_route must be one of {', '.join(ROUTES)}, got {route!r}"
@@ -90,6 +96,10 @@ def litellm_deployments(
             info["ccprov_text_only"] = True
         if max_tokens > 0:
             info["ccprov_max_tokens"] = int(max_tokens)
+        idle = backend.get("stream_idle_timeout")
+        idle = int(stream_idle_timeout if idle is None else idle)  # a host's own 0: none
+        if idle > 0:
+            info["ccprov_stream_idle_timeout"] = idle
         deployments.append({"model_name": model_name, "litellm_params": params, "model_info": info})
     return deployments
 

@@ -98,3 +98,132 @@ def test_a_failure_it_cannot_read_never_raises(monkeypatch) -> None:
         failover.Failover().async_log_failure_event({"exception": Timeout()}, None, None, None)
     )
     asyncio.run(failover.Failover().async_log_failure_event(None, None, None, None))
+
+
+usage = load_file("ccprov_usage", REPO / "roles/litellm_gateway/files/ccprov_usage.py")
+
+LIMIT = 0.05  # the idle limit here, in seconds
+MESSAGE_START = b'event: message_start\ndata: {"type": "message_start", "message": {}}\n\n'
+TEXT = b'event: content_block_delta\ndata: {"type": "content_block_delta"}\n\n'
+
+
+def served_by(model_id: str, limit: object, bucket: str = "litellm_metadata") -> dict[str, Any]:
+    """request_data as the proxy holds it once the router picked a deployment (router.py,
+    _update_kwargs_with_deployment writes its model_info into the metadata)."""
+    info = {"id": model_id, failover.IDLE_KEY: limit}
+    return {bucket: {"model_info": info, "api_base": "http://gpu1:8000/v1"}}
+
+
+def test_the_serving_deployment_and_its_idle_limit_come_from_the_request() -> None:
+    assert failover.chosen_deployment(served_by("backend-2", 4)) == ("backend-2", 4.0)
+    assert failover.chosen_deployment(served_by("backend-1", 2, "metadata")) == ("backend-1", 2.0)
+    for odd in (None, {}, served_by("backend-1", 0), served_by("backend-1", "4")):
+        assert failover.chosen_deployment(odd)[1] == 0.0
+
+
+def test_only_the_opening_events_say_the_backend_has_not_answered_yet() -> None:
+    assert failover.no_output_yet(MESSAGE_START)
+    assert failover.no_output_yet(MESSAGE_START.decode() + "event: ping\ndata: {}\n\n")
+    assert failover.no_output_yet({"type": "message_start"})
+    assert failover.no_output_yet(b'data: {"type": "message_start"}\n\n')
+    assert not failover.no_output_yet(MESSAGE_START + TEXT)  # both in one read
+    assert not failover.no_output_yet(TEXT)
+    assert not failover.no_output_yet(b'"partial": "frame"')
+    assert not failover.no_output_yet(object())  # a chat completion chunk
+    assert not failover.no_output_yet(b"")
+
+
+class Upstream:
+    """A backend's stream: CHUNKS, then a hang (a host stopped dead) unless it ends."""
+
+    def __init__(self, *chunks: Any, pause_before: int = -1, ends: bool = False) -> None:
+        self.chunks, self.pause_before, self.ends, self.closed = (
+            list(chunks),
+            pause_before,
+            ends,
+            False,
+        )
+
+    async def _chunks(self):
+        for index, chunk in enumerate(self.chunks):
+            if index == self.pause_before:
+                await asyncio.sleep(4 * LIMIT)  # before the first token: the first-token limit's
+            yield chunk
+        if not self.ends:
+            await asyncio.Event().wait()
+
+    def __aiter__(self):
+        self.iterator = self._chunks()
+        return self.iterator
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def drain(stream: Any) -> tuple[list[Any], BaseException | None]:
+    got = []
+    try:
+        async for chunk in stream:
+            got.append(chunk)
+    except Exception as exc:
+        return got, exc
+    return got, None
+
+
+def hook(upstream: Upstream, request_data: dict[str, Any]) -> tuple[list[Any], Any]:
+    stream = failover.Failover().async_post_call_streaming_iterator_hook(
+        None, upstream, request_data
+    )
+    return asyncio.run(drain(stream))
+
+
+def test_a_stream_that_goes_idle_mid_answer_ends_and_its_host_cools_down(monkeypatch) -> None:
+    router = Router([GPU1, GPU2])
+    monkeypatch.setattr(failover, "_router", lambda: router)
+    upstream = Upstream(MESSAGE_START, TEXT, TEXT)
+    got, error = hook(upstream, served_by("backend-1", LIMIT))
+    assert got == [MESSAGE_START, TEXT, TEXT]
+    assert isinstance(error, failover.StreamIdleTimeout), error
+    assert upstream.closed
+    assert router.cooldown_cache.added == [("backend-1", 408, 30.0)]
+    # The usage log's line for it (ccprov_usage.py, the proxy's failure hook).
+    line = usage.record({"exception": error}, None, None, ok=False)
+    assert (line["status"], line["error"]) == (504, "StreamIdleTimeout")
+
+
+def test_the_wait_for_the_first_token_is_not_the_idle_limits(monkeypatch) -> None:
+    """LiteLLM's chat_completions route sends message_start before it reads the backend:
+    the prefill after it may take longer than the idle limit."""
+    router = Router([GPU1, GPU2])
+    monkeypatch.setattr(failover, "_router", lambda: router)
+    upstream = Upstream(MESSAGE_START, TEXT, TEXT, pause_before=1, ends=True)
+    assert hook(upstream, served_by("backend-1", LIMIT)) == ([MESSAGE_START, TEXT, TEXT], None)
+    assert router.cooldown_cache.added == []
+
+
+def test_without_an_idle_limit_the_stream_passes_untouched(monkeypatch) -> None:
+    router = Router([GPU1, GPU2])
+    monkeypatch.setattr(failover, "_router", lambda: router)
+    slow = Upstream(MESSAGE_START, TEXT, TEXT, pause_before=2, ends=True)
+    assert hook(slow, served_by("backend-1", 0)) == ([MESSAGE_START, TEXT, TEXT], None)
+    assert hook(Upstream(TEXT, ends=True), {}) == ([TEXT], None)
+    assert router.cooldown_cache.added == []
+
+
+def test_the_backends_own_timeout_stays_litellms() -> None:
+    """A read timeout from the upstream itself (the first-token limit) is not renamed."""
+
+    class ReadTimeout(TimeoutError):
+        pass
+
+    async def timing_out():
+        yield TEXT
+        raise ReadTimeout("sock_read")
+
+    class Stream:
+        def __aiter__(self):
+            return timing_out()
+
+    stream = failover.idle_guarded(Stream(), 10.0, lambda exc: None)
+    got, error = asyncio.run(drain(stream))
+    assert got == [TEXT] and type(error) is ReadTimeout

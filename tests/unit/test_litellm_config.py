@@ -62,6 +62,25 @@ def test_stream_timeout_bounds_a_silent_backend() -> None:
     assert unset[0]["litellm_params"]["stream_timeout"] == 600
 
 
+def test_stream_idle_limit_is_model_info_for_the_failover_callback() -> None:
+    """litellm_gateway_stream_idle_timeout becomes model_info.ccprov_stream_idle_timeout,
+    which files/ccprov_failover.py reads (never a litellm_params key: those reach the
+    provider); a backend's own value wins, its 0 included; 0 writes nothing."""
+    backends = [
+        {"api_base": "http://a:8000/v1", "stream_idle_timeout": 9},
+        {"api_base": "http://b:8000/v1", "stream_idle_timeout": 0},
+        {"api_base": "http://c:8000/v1"},
+    ]
+    deployments = litellm_config.litellm_deployments(
+        backends, "m", "hosted_vllm/m", 600, stream_timeout=90, stream_idle_timeout=4
+    )
+    limits = [d["model_info"].get("ccprov_stream_idle_timeout") for d in deployments]
+    assert limits == [9, None, 4]
+    assert all("stream_idle_timeout" not in d["litellm_params"] for d in deployments)
+    unset = litellm_config.litellm_deployments(backends[2:], "m", "hosted_vllm/m", 600)
+    assert "ccprov_stream_idle_timeout" not in unset[0]["model_info"]
+
+
 @pytest.mark.parametrize("bad", [[{"api_base": "gpu1:8000"}], [{"api_base": "http://a/v1"}] * 2])
 def test_bad_backends_are_refused(bad) -> None:
     with pytest.raises(AnsibleFilterError):
