@@ -68,10 +68,12 @@ def test_config_loads_the_usage_callback_and_prometheus(with_metrics, defaults) 
     settings = yaml.safe_load(with_metrics["config.yaml"])["litellm_settings"]
     # The request rewrites first: text-only blocks (litellm_gateway_text_only), then the
     # output ceiling (litellm_gateway_max_tokens), then the Anthropic fields (always); the
-    # failover repair with more than one backend (this render has two).
+    # failover repair and the session spread after it with more than one backend (this
+    # render has two).
     rewrites = [
         "ccprov_text_only.text_only_blocks",
         "ccprov_failover.failover",
+        "ccprov_spread.spread",
         "ccprov_output_cap.output_cap",
         "ccprov_anthropic_fields.anthropic_fields",
     ]
