@@ -1,8 +1,9 @@
 """Two vLLM hosts behind one gateway (the role's config, default route): both serve, and
 when one dies its requests move to the other with no error the client sees after the
 router's retry (issue #22: "two backends both used, one killed"). A host that hangs (it
-accepts connections and never answers) costs a turn one stream timeout, not several, and a
-stream it breaks after its 200 is an error in the usage log (issue #29)."""
+accepts connections and never answers) mid-answer costs the turn in flight the stream-idle
+limit, not the first-token one, and no other turn waits on it; a stream it breaks after its
+200 is an error in the usage log (issue #29)."""
 
 from __future__ import annotations
 
@@ -112,7 +113,8 @@ def test_both_hosts_serve_then_one_dies_and_no_request_fails(two_hosts) -> None:
     assert after[0] == first[0] and after[1] == first[1] + 12, (first, after)
 
 
-STREAM_TIMEOUT = 4  # litellm_gateway_stream_timeout here (90 s by default)
+STREAM_TIMEOUT = 8  # litellm_gateway_stream_timeout here (90 s by default): the first token
+IDLE_TIMEOUT = 2  # litellm_gateway_stream_idle_timeout here (0 by default): every later gap
 PACE = 0.25  # seconds between the stand-ins' streamed events: turns last a few seconds
 ALICE = "sk-ccprov-alice-failover-0123456789abcdef"
 
@@ -120,12 +122,12 @@ ALICE = "sk-ccprov-alice-failover-0123456789abcdef"
 @pytest.fixture(scope="module")
 def paced_hosts(tmp_path_factory) -> Iterator[Fleet]:
     """Two paced stand-ins behind the role's config as it is with two backends (session
-    affinity on), a short stream timeout, and a developer key (the usage log names her)."""
-    with two_backends(
-        tmp_path_factory.mktemp("hung"),
-        {"litellm_gateway_stream_timeout": STREAM_TIMEOUT},
-        token_delay=PACE,
-    ) as fleet:
+    affinity on), short stream limits, and a developer key (the usage log names her)."""
+    limits = {
+        "litellm_gateway_stream_timeout": STREAM_TIMEOUT,
+        "litellm_gateway_stream_idle_timeout": IDLE_TIMEOUT,
+    }
+    with two_backends(tmp_path_factory.mktemp("hung"), limits, token_delay=PACE) as fleet:
         fleet.gateway.set_developers(
             {"alice": {"sha256": hashlib.sha256(ALICE.encode()).hexdigest()}}
         )
@@ -158,15 +160,16 @@ def usage_lines(usage: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for f in sorted(usage.glob("*.jsonl")) for line in f.open()]
 
 
-def test_a_hung_host_costs_a_turn_one_stream_timeout_and_no_more(paced_hosts) -> None:
+def test_a_host_hung_mid_answer_costs_the_turn_the_idle_limit_and_no_more(paced_hosts) -> None:
     """vLLM stopped dead (SIGSTOP: its socket accepts, nothing answers; a stuck tensor-parallel
     collective does this, which a CPU cannot) mid-answer on the session's host. The stream
-    breaks after STREAM_TIMEOUT with an error event; Claude Code's retry of the turn, and a
-    new session's first turn, then go straight to the other host: neither waits a timeout
-    again. Before ccprov_failover.py, LiteLLM 1.106.2 cooled no host down for a read timeout
-    mid-stream (router_utils/cooldown_handlers.py, _is_cooldown_required skips an
-    APIConnectionError text) and session affinity sent the retry back to the hung host,
-    which cost it another STREAM_TIMEOUT. The broken stream is an error line in the usage log."""
+    breaks after IDLE_TIMEOUT, not STREAM_TIMEOUT (the first-token limit, all LiteLLM 1.106.2
+    has: its read timeout), with an error event (ccprov_failover.py's iterator hook); Claude
+    Code's retry of the turn, and a new session's first turn, then go straight to the other
+    host: neither waits a limit again (the hook cools the host down before the client sees
+    the error; LiteLLM's own failure callback runs as a task, after the retry may have picked
+    its host, and session affinity sends the retry to the hung one). The broken stream is an
+    error line in the usage log that names the host and the timeout."""
     fleet = paced_hosts
     gateway, standins, dumps, usage, ports = (
         fleet.gateway,
@@ -187,9 +190,12 @@ def test_a_hung_host_costs_a_turn_one_stream_timeout_and_no_more(paced_hosts) ->
     time.sleep(4 * PACE)  # the answer is streaming
     standins[hung].send_signal(signal.SIGSTOP)
     try:
-        thread.join(timeout=4 * STREAM_TIMEOUT)
-        _, error = broken["turn"]
+        thread.join(timeout=2 * STREAM_TIMEOUT)
+        broken_seconds, error = broken["turn"]
         assert error.startswith("RuntimeError: error event"), error  # not the client's timeout
+        assert broken_seconds < STREAM_TIMEOUT, (
+            f"the turn in flight waited the first-token limit: {broken_seconds:.1f} s"
+        )
         retry_seconds, retry_error = turn(gateway, session, ["again"])
         assert retry_error == ""
         assert retry_seconds < STREAM_TIMEOUT, (
@@ -206,5 +212,5 @@ def test_a_hung_host_costs_a_turn_one_stream_timeout_and_no_more(paced_hosts) ->
     failed = [line for line in usage_lines(usage) if line["status"] != 200]
     assert len(failed) == 1, failed
     (line,) = failed
-    assert (line["developer"], line["stream"], line["status"]) == ("alice", True, 500), line
-    assert (line["error"], line["backend"]) == ("ReadTimeout", f"127.0.0.1:{ports[hung]}"), line
+    assert (line["developer"], line["stream"], line["status"]) == ("alice", True, 504), line
+    assert (line["error"], line["backend"]) == ("StreamIdleTimeout", f"127.0.0.1:{ports[hung]}")
