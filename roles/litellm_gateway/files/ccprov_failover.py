@@ -99,8 +99,9 @@ def chosen_deployment(request_data: Any) -> tuple[str | None, float]:
         info = _mapping(_mapping(data.get(bucket)).get("model_info"))
         if info:
             limit = info.get(IDLE_KEY)
-            ok = isinstance(limit, int | float) and not isinstance(limit, bool) and limit > 0
-            return deployment_id({"model_info": info}), float(limit) if ok else 0.0
+            if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+                limit = 0.0
+            return deployment_id({"model_info": info}), float(limit)
     return None, 0.0
 
 
