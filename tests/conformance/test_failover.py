@@ -178,10 +178,18 @@ def test_a_host_hung_mid_answer_costs_the_turn_the_idle_limit_and_no_more(paced_
         fleet.usage,
         fleet.ports,
     )
-    session = str(uuid.uuid4())
-    before = [served(d) for d in dumps]
-    assert turn(gateway, session, ["warm"])[1] == ""
-    hung = 0 if served(dumps[0]) > before[0] else 1
+    # A session on each host first: a host's first turn through this gateway costs it about
+    # 2 s more (seen: 4.0 s, then 1.8 s), which the retry below must not be charged.
+    sessions: dict[int, str] = {}
+    for _ in range(8):
+        before = [served(d) for d in dumps]
+        session = str(uuid.uuid4())
+        assert turn(gateway, session, ["warm"])[1] == ""
+        sessions.setdefault(0 if served(dumps[0]) > before[0] else 1, session)
+        if len(sessions) == 2:
+            break
+    assert len(sessions) == 2, f"every new session went to host {sessions}"
+    hung, session = 0, sessions[0]
 
     words = [f"w{i}" for i in range(16)]  # about 4 s at PACE
     broken: dict[str, tuple[float, str]] = {}
