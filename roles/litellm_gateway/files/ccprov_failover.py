@@ -30,7 +30,10 @@ serves it (plugins/filter/litellm_config.py), async_post_call_streaming_iterator
 lets each chunk after the backend's first output wait at most that long; past it, the
 stream's upstream is closed, the host cools down, and StreamIdleTimeout ends the stream:
 the proxy sends the client an error event and its failure hook logs the request
-(ccprov_usage.py: "504 StreamIdleTimeout", the backend named).
+(ccprov_usage.py: "504 StreamIdleTimeout", the backend named). The cooldown is set before
+the client sees that event, so Claude Code's immediate retry cannot race LiteLLM's own
+failure callbacks (tasks) back to the hung host. Defining the hook makes LiteLLM pass every
+stream through it (proxy/utils.py:3166, callback_capabilities): one more generator layer.
 """
 
 from __future__ import annotations
