@@ -7,10 +7,12 @@ pins a session to the host its first request happened to go to (simple-shuffle),
 sessions over 4 hosts landed 7/4/5/4 (bench/README.md section 7); none of its strategies
 counts pinned sessions.
 
-async_filter_deployments runs for every attempt, after ccprov_failover's filter (which
-drops the hosts that already failed this request) and before LiteLLM's own affinity filter
-(router.py, async_callback_filter_deployments, walks litellm.callbacks in order; the
-proxy adds litellm_settings.callbacks before the router adds DeploymentAffinityCheck).
+async_filter_deployments runs for every attempt, after the cooldown filter and
+ccprov_failover's filter (which drops the hosts that already failed this request) and
+before LiteLLM's own affinity filter: router.py:9130 walks litellm.callbacks in order, and
+the proxy's load_config adds litellm_settings.callbacks (proxy/proxy_server.py:6661)
+before it creates the Router (:7251), which appends DeploymentAffinityCheck
+(router.py:2521). tests/conformance/test_spread.py shows it: 4/4, not the key pin's 8/0.
 When the request carries a session id whose pin is missing or names a host not in the
 healthy list, it pins the session to the healthy host with the fewest live session pins in
 the model group (ties at random) and returns only that host; otherwise it returns the list
@@ -142,8 +144,9 @@ async def claim_in_redis(
 
 
 def affinity_check() -> Any:
-    """LiteLLM's DeploymentAffinityCheck, which the router added to litellm.callbacks for
-    optional_pre_call_checks (router.py, add_optional_pre_call_checks); None without it."""
+    """LiteLLM's DeploymentAffinityCheck, which the router made for optional_pre_call_checks
+    and added to its optional_callbacks and litellm.callbacks (router.py:2511-2521): the
+    proxy's router's own first; None without one."""
     try:
         import litellm
         from litellm.router_utils.pre_call_checks.deployment_affinity_check import (
@@ -151,7 +154,18 @@ def affinity_check() -> Any:
         )
     except ImportError:
         return None
-    return next((c for c in litellm.callbacks if isinstance(c, DeploymentAffinityCheck)), None)
+    mine = getattr(_router(), "optional_callbacks", None) or []
+    found = (c for c in [*mine, *litellm.callbacks] if isinstance(c, DeploymentAffinityCheck))
+    return next(found, None)
+
+
+def _router() -> Any:
+    """The proxy's router (litellm.proxy.proxy_server.llm_router, set at its start)."""
+    try:
+        from litellm.proxy import proxy_server
+    except ImportError:
+        return None
+    return getattr(proxy_server, "llm_router", None)
 
 
 class Spread(_Base):  # type: ignore[misc]  # LiteLLM's CustomLogger (untyped here)
