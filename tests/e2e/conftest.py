@@ -18,12 +18,13 @@ import pytest
 # The gateway's starters live in tests/support/gateway.py (plain functions, shared with
 # bench/); they are named here too for the tests that import them from this module.
 from tests.support.gateway import Gateway as Gateway
-from tests.support.gateway import ensure_litellm_venv
+from tests.support.gateway import add_model, ensure_litellm_venv
 from tests.support.gateway import launch_gateway as launch_gateway
 from tests.support.gateway import render_gateway_config as render_gateway_config
 from tests.support.gateway import start_gateway as start_gateway
 from tests.support.gateway import unit_environment as unit_environment
 from tests.support.paths import CLAUDE
+from tests.support.standin import free_port, start_standin
 
 DEV_USER = "ccprov-dev"
 
@@ -112,26 +113,61 @@ def litellm_venv() -> Path:
     return ensure_litellm_venv()
 
 
+# The gateway's second model: the same deployment in front of a stand-in whose context is
+# small enough to fill in a test (tests/e2e/test_long_sessions.py).
+SMALL_CONTEXT = 100_000
+SMALL_CONTEXT_MODEL = "devstral-100k"
+# LiteLLM's default mode loads the first .env it finds walking up from its own package; the
+# role's gateway must run with only the settings the role gives it. A database URL there
+# would switch LiteLLM to Postgres mode and stop it at start.
+STRAY_DOTENV = "DATABASE_URL=postgresql://nobody:x@127.0.0.1:1/none\n"
+# The .env each session gateway started beside (by its URL), for test_gateway_env.
+DOTENV_AT_START: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def gateway(litellm_venv, standin_vllm, tmp_path_factory) -> Iterator[Gateway]:
-    proc, gw = start_gateway(
-        tmp_path_factory.mktemp("gateway"), standin_vllm.url, standin_vllm.api_key
-    )
+    """The role's gateway in front of the vLLM stand-in (`devstral`), also serving
+    SMALL_CONTEXT_MODEL: one LiteLLM start (about 20 s) for both. It starts with a stray
+    .env above its install (STRAY_DOTENV; test_gateway_env checks it serves all the same)."""
+    port = free_port()
+    small = start_standin(port, standin_vllm.api_key, "--max-model-len", str(SMALL_CONTEXT))
     try:
-        yield gw
+        tmp = tmp_path_factory.mktemp("gateway")
+        config = render_gateway_config(tmp, standin_vllm.url)
+        add_model(config, SMALL_CONTEXT_MODEL, f"http://127.0.0.1:{port}")
+        dotenv = litellm_venv / ".env"
+        dotenv.write_text(STRAY_DOTENV)
+        try:
+            proc, gw = launch_gateway(tmp, config, {"LITELLM_BACKEND_KEY_1": standin_vllm.api_key})
+            DOTENV_AT_START[gw.url] = dotenv.read_text()
+        finally:
+            dotenv.unlink()
+        try:
+            yield gw
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        small.terminate()
+        small.wait(timeout=10)
 
 
 # --- OpenCode and Mistral Vibe, installed once by `ccprov workstation --agent` ------------
 
 
+@dataclass
+class AgentsInstall:
+    home: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
 @pytest.fixture(scope="session")
-def agents_home(standin_vllm, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A developer home onboarded with both local agents against the vLLM stand-in, as a
-    developer would (`ccprov workstation --agent opencode --agent mistral-vibe`): the real
-    npm and PyPI installs, done once for every test that runs an agent."""
+def agents_install(standin_vllm, tmp_path_factory) -> Iterator[AgentsInstall]:
+    """A developer home being onboarded with both local agents against the vLLM stand-in, as
+    a developer would (`ccprov workstation --agent opencode --agent mistral-vibe`): the real
+    npm and PyPI installs, started and left running (agents_home waits for it)."""
     from tests.conftest import find_python312
 
     python = find_python312()
@@ -150,6 +186,34 @@ def agents_home(standin_vllm, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--agent", "opencode", "--agent", "mistral-vibe", "--vibe-python", python,
     ]  # fmt: skip
     env = {**os.environ, "HOME": str(home)}
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return home
+    log = base / "workstation.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield AgentsInstall(home, proc, log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agents_install_early(request: pytest.FixtureRequest) -> None:
+    """The install above takes about two minutes, mostly downloads and pip: when a selected
+    test needs it, it starts with the first end-to-end test and the tests before it run
+    meanwhile, instead of waiting for it at the first agent test."""
+    if any("agents_home" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("agents_install")
+
+
+@pytest.fixture(scope="session")
+def agents_home(agents_install: AgentsInstall) -> Path:
+    """The home of agents_install, once it has succeeded: done once for every test that runs
+    an agent."""
+    try:
+        code = agents_install.proc.wait(timeout=600)
+    except subprocess.TimeoutExpired:
+        agents_install.proc.kill()
+        code = agents_install.proc.wait()
+    assert code == 0, agents_install.log.read_text(errors="replace")
+    return agents_install.home

@@ -23,41 +23,22 @@ import re
 import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.conftest import SMALL_CONTEXT, SMALL_CONTEXT_MODEL
 from tests.support import role_templates
-from tests.support.gateway import Gateway, start_gateway
-from tests.support.standin import free_port, start_standin
+from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.slow
 
-CONTEXT = 100_000
+# The session's gateway serves it (tests/e2e/conftest.py, gateway): no LiteLLM start of its own.
+CONTEXT, MODEL = SMALL_CONTEXT, SMALL_CONTEXT_MODEL
 FILLER = " ".join(f"The quick brown fox number {i} jumps over the lazy dog." for i in range(2000))
 
 
 @pytest.fixture(scope="module")
-def small_gateway(litellm_venv, tmp_path_factory) -> Iterator[Gateway]:
-    """The role's gateway in front of a stand-in with a 100k context."""
-    port, key = free_port(), "sk-standin-small-context"
-    standin = start_standin(port, key, "--max-model-len", str(CONTEXT))
-    try:
-        proc, gateway = start_gateway(
-            tmp_path_factory.mktemp("gateway-100k"), f"http://127.0.0.1:{port}", key
-        )
-        try:
-            yield gateway
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-    finally:
-        standin.terminate()
-        standin.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def developer_with_switcher(developer_module, small_gateway, tmp_path_factory):
+def developer_with_switcher(developer_module, tmp_path_factory):
     """A developer with the role's claude-switch (rendered by Ansible as the role does) and
     an env file for `local` pointing at that gateway; a filler file to pipe in."""
     home = developer_module.home
@@ -81,7 +62,7 @@ def set_env_file(developer, gateway: Gateway, window: str) -> None:
     env_file = developer.home / ".claude-backends.env"
     env_file.write_text(
         f'LOCAL_BASE_URL="{gateway.url}"\nLOCAL_TOKEN="{gateway.master_key}"\n'
-        f'LOCAL_MODEL="devstral"\nLOCAL_CONTEXT_WINDOW="{window}"\n'
+        f'LOCAL_MODEL="{MODEL}"\nLOCAL_CONTEXT_WINDOW="{window}"\n'
     )
     env_file.chmod(0o600)
     if os.geteuid() == 0:
@@ -114,20 +95,20 @@ def log_since(gateway: Gateway, offset: int) -> str:
     return gateway.log.read_text()[offset:]
 
 
-def test_the_clients_400_keeps_the_wording_claude_code_recovers_on(small_gateway) -> None:
+def test_the_clients_400_keeps_the_wording_claude_code_recovers_on(gateway) -> None:
     """What Claude Code gets from the gateway for a prompt over the context: a 400
     invalid_request_error whose message still holds vLLM's "maximum context length" (Claude
     Code 2.1.331 matches that phrase, `FCi`) with both counts."""
     body = {
-        "model": "devstral",
+        "model": MODEL,
         "max_tokens": 16,
         "messages": [{"role": "user", "content": FILLER * 4}],
     }
     request = urllib.request.Request(
-        f"{small_gateway.url}/v1/messages",
+        f"{gateway.url}/v1/messages",
         data=json.dumps(body).encode(),
         headers={
-            "Authorization": f"Bearer {small_gateway.master_key}",
+            "Authorization": f"Bearer {gateway.master_key}",
             "content-type": "application/json",
         },
     )
@@ -146,29 +127,27 @@ def test_the_clients_400_keeps_the_wording_claude_code_recovers_on(small_gateway
 
 
 def test_switcher_window_compacts_before_the_backends_limit(
-    developer_with_switcher, small_gateway
+    developer_with_switcher, gateway
 ) -> None:
     """LOCAL_CONTEXT_WINDOW = the backend's context: the second turn (about 81k tokens with
     it) is compacted before it is sent, and the backend never refuses a prompt."""
     dev = developer_with_switcher
-    set_env_file(dev, small_gateway, str(CONTEXT))
-    start = len(small_gateway.log.read_text())
+    set_env_file(dev, gateway, str(CONTEXT))
+    start = len(gateway.log.read_text())
     answers = session(dev, "compacts", ["Say ONE", "Say TWO"])
     assert answers == [(0, "ONE"), (0, "TWO")]
     assert '"compact_boundary"' in transcript(dev, "compacts")
-    assert "maximum context length" not in log_since(small_gateway, start)
+    assert "maximum context length" not in log_since(gateway, start)
 
 
-def test_without_a_window_the_limit_400_is_recovered_from(
-    developer_with_switcher, small_gateway
-) -> None:
+def test_without_a_window_the_limit_400_is_recovered_from(developer_with_switcher, gateway) -> None:
     """No LOCAL_CONTEXT_WINDOW (Claude Code assumes 1M): the third turn (about 112k tokens)
     gets vLLM's own 400, passed on by the gateway; Claude Code compacts and answers."""
     dev = developer_with_switcher
-    set_env_file(dev, small_gateway, "")
-    start = len(small_gateway.log.read_text())
+    set_env_file(dev, gateway, "")
+    start = len(gateway.log.read_text())
     answers = session(dev, "at-limit", ["Say ONE", "Say TWO", "Say THREE"])
     assert answers == [(0, "ONE"), (0, "TWO"), (0, "THREE")]
     assert '"compact_boundary"' in transcript(dev, "at-limit")
-    log = log_since(small_gateway, start)
+    log = log_since(gateway, start)
     assert f"This model's maximum context length is {CONTEXT} tokens" in log, log[-3000:]

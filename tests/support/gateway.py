@@ -4,6 +4,7 @@ rendered config, unit environment and per-developer key hook."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import os
 import shutil
@@ -71,6 +72,18 @@ def render_gateway_config(
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
     return dest
+
+
+def add_model(config: Path, name: str, backend_url: str) -> None:
+    """One more model on a rendered CONFIG: a copy of the role's first deployment (the same
+    settings and backend key) named NAME, served by the backend at BACKEND_URL."""
+    data = yaml.safe_load(config.read_text())
+    deployment = copy.deepcopy(data["model_list"][0])
+    deployment["model_name"] = name
+    deployment["litellm_params"]["api_base"] = f"{backend_url}/v1"
+    deployment["model_info"]["id"] = f"backend-{name}"
+    data["model_list"].append(deployment)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 @dataclass
