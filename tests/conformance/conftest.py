@@ -3,6 +3,7 @@ stand-in, once per backend route, plus the stand-in's log of what reached it."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +46,26 @@ def observed_standin(tmp_path_factory) -> Iterator[Observed]:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session", params=ROUTES)
-def route_gateway(request, observed_standin, tmp_path_factory) -> Iterator[tuple[str, Gateway]]:
-    route = request.param
+@pytest.fixture(scope="session")
+def route_gateways(observed_standin, tmp_path_factory) -> Iterator[dict[str, Gateway]]:
+    """The gateway on each route, both kept for the session: a session fixture parametrized
+    by route was stopped and started again when the next module began on the other route
+    (three LiteLLM starts for two, about 25 s)."""
     backend = observed_standin.backend
-    tmp = tmp_path_factory.mktemp(f"gateway-{route}")
-    with gateway_on_route(tmp, backend.url, backend.api_key, route) as gateway:
-        yield route, gateway
+    with contextlib.ExitStack() as stack:
+        yield {
+            route: stack.enter_context(
+                gateway_on_route(
+                    tmp_path_factory.mktemp(f"gateway-{route}"), backend.url, backend.api_key, route
+                )
+            )
+            for route in ROUTES
+        }
+
+
+@pytest.fixture(params=ROUTES)
+def route_gateway(request, route_gateways) -> tuple[str, Gateway]:
+    return request.param, route_gateways[request.param]
 
 
 @pytest.fixture(scope="session")
