@@ -6,6 +6,7 @@ import fcntl
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,6 +163,11 @@ class AgentsInstall:
     proc: subprocess.Popen[bytes]
     log: Path
 
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
 
 @pytest.fixture(scope="session")
 def agents_install(standin_vllm, tmp_path_factory) -> Iterator[AgentsInstall]:
@@ -188,18 +194,20 @@ def agents_install(standin_vllm, tmp_path_factory) -> Iterator[AgentsInstall]:
     env = {**os.environ, "HOME": str(home)}
     log = base / "workstation.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # Its own process group: stopped early (a failed run), Ansible and pip stop with it.
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    install = AgentsInstall(home, proc, log)
     try:
-        yield AgentsInstall(home, proc, log)
+        yield install
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        install.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def agents_install_early(request: pytest.FixtureRequest) -> None:
-    """The install above takes about two minutes, mostly downloads and pip: when a selected
+    """The install above takes about two minutes (downloads, Ansible, pip): when a selected
     test needs it, it starts with the first end-to-end test and the tests before it run
     meanwhile, instead of waiting for it at the first agent test."""
     if any("agents_home" in getattr(item, "fixturenames", ()) for item in request.session.items):
@@ -213,7 +221,7 @@ def agents_home(agents_install: AgentsInstall) -> Path:
     try:
         code = agents_install.proc.wait(timeout=600)
     except subprocess.TimeoutExpired:
-        agents_install.proc.kill()
-        code = agents_install.proc.wait()
+        agents_install.stop()
+        code = agents_install.proc.returncode
     assert code == 0, agents_install.log.read_text(errors="replace")
     return agents_install.home
