@@ -10,10 +10,11 @@ python -c 'from tests.support.gateway import ensure_litellm_venv; ensure_litellm
 select=(-m "not hostbed and not reference")
 e2e_log=$(mktemp)
 trap 'rm -f "$e2e_log"' EXIT
-# The conformance module that starts its own gateways and stand-ins (~70 s) runs in the
-# other half, which ends sooner otherwise (measured: 544 s and 467 s with test_backend_tls.py
-# moved too).
-moved=(tests/conformance/test_failover.py)
+# Conformance modules listed here run in the other half instead, to make the two end
+# together. None now: the end-to-end half lost ~150 s of waiting (the agents' install runs
+# beside the first tests; two fewer LiteLLM starts), so test_failover.py came back to it
+# (measured on a shared 2-core machine: 669 s and 747 s with it in the other half).
+moved=()
 rest_only=(--ignore=tests/e2e)
 for module in tests/conformance/test_*.py; do
   [[ " ${moved[*]} " == *" $module "* ]] || rest_only+=("--ignore=$module")
