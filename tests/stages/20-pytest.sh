@@ -11,9 +11,10 @@ select=(-m "not hostbed and not reference")
 e2e_log=$(mktemp)
 trap 'rm -f "$e2e_log"' EXIT
 # Conformance modules listed here run in the other half instead, to make the two end
-# together. None now: the end-to-end half lost ~150 s of waiting (the agents' install runs
-# beside the first tests; two fewer LiteLLM starts), so test_failover.py came back to it
-# (measured on a shared 2-core machine: 669 s and 747 s with it in the other half).
+# together. None now: the end-to-end half lost ~140 s of waiting (the agents' install runs
+# beside the first tests; three fewer LiteLLM starts), so test_failover.py (~50-75 s) came
+# back to it. Measured on a shared 2-core machine: 646 s and 614 s; before, with it in the
+# other half, 658 s and 583 s (that run's other half was ~13% faster on the same tests).
 moved=()
 rest_only=(--ignore=tests/e2e)
 for module in tests/conformance/test_*.py; do
