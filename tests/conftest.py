@@ -12,6 +12,7 @@ import pytest
 
 # The stand-in starters and paths live in tests/support (plain functions, shared with
 # bench/); they are named here too for the tests that import them from this module.
+from tests.support.fleet import Redis, start_redis
 from tests.support.paths import CLAUDE as CLAUDE
 from tests.support.paths import REPO as REPO
 from tests.support.paths import STANDIN_SRC as STANDIN_SRC
@@ -48,6 +49,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "reference: needs the vLLM reference venv (tests/vllm_reference/install.sh)"
     )
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """A loopback redis-server of the module's own (tests/support/fleet.py, start_redis)."""
+    server = start_redis(Path(tmp_path_factory.mktemp("redis")))
+    if server is None:  # tests/stages/00-setup.sh installs it
+        pytest.fail("redis-server is not installed: apt-get install redis-server")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,27 +11,15 @@ import hashlib
 import json
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
-from tests.support.fleet import Redis, start_redis
+from tests.support.fleet import Redis
 from tests.support.gateway import launch_gateway, render_gateway_config
 from tests.support.standin import free_port, start_standin
 
 BACKEND_KEY = "sk-spread-vllm-key-0123456789abcdef"
 DEVELOPER_KEY = "sk-spread-dev-0123456789abcdef0123"
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    server = start_redis(Path(tmp_path_factory.mktemp("redis")))
-    if server is None:
-        pytest.skip("redis-server is not installed (Debian: redis-server)")
-    yield server
-    server.stop()
 
 
 def turn(url: str, session: str, n: int) -> int:
@@ -55,7 +43,7 @@ def turn(url: str, session: str, n: int) -> int:
 
 
 def test_eight_new_sessions_of_one_developer_split_four_four_and_stay(
-    tmp_path: Path, redis: Redis
+    tmp_path: Path, redis_server: Redis
 ) -> None:
     dumps = [tmp_path / "gpu1.jsonl", tmp_path / "gpu2.jsonl"]
     ports = [free_port(), free_port()]
@@ -68,7 +56,7 @@ def test_eight_new_sessions_of_one_developer_split_four_four_and_stay(
         {
             "litellm_gateway_backends": [{"api_base": f"http://127.0.0.1:{p}/v1"} for p in ports],
             "litellm_gateway_redis_host": "127.0.0.1",
-            "litellm_gateway_redis_port": redis.port,
+            "litellm_gateway_redis_port": redis_server.port,
             "litellm_gateway_redis_tls": False,
         },
     )
@@ -78,7 +66,7 @@ def test_eight_new_sessions_of_one_developer_split_four_four_and_stay(
         {
             "LITELLM_BACKEND_KEY_1": BACKEND_KEY,
             "LITELLM_BACKEND_KEY_2": BACKEND_KEY,
-            "LITELLM_REDIS_PASSWORD": redis.password,
+            "LITELLM_REDIS_PASSWORD": redis_server.password,
         },
         workers=2,
         developers={"dev": {"sha256": hashlib.sha256(DEVELOPER_KEY.encode()).hexdigest()}},

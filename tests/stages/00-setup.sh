@@ -10,9 +10,11 @@ cd "$CCPROV_REPO"
 # nginx-light: the gateway's rendered nginx.conf run for real (tests/unit/test_gateway_limits.py);
 # openssl: certificates checked as clients check them (tests/unit/test_gateway_ca.py, the
 # status probe's expiry reading); Debian ranks it optional. fish: the fish conf.d file run in
-# real fish (tests/switcher/test_claude_switch_fish.py).
+# real fish (tests/switcher/test_claude_switch_fish.py). redis-server: the gateway workers'
+# shared pins, and the spread's Lua script run for real (tests/conformance/test_spread.py,
+# tests/unit/test_gateway_spread.py); only its binary is used, on a loopback port of its own.
 apt_packages=(zsh fish podman runc debootstrap uidmap slirp4netns fuse-overlayfs iproute2 openssh-client
-  systemd strace shellcheck nginx-light openssl)
+  systemd strace shellcheck nginx-light openssl redis-server)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -12,14 +12,11 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
-
 from tests.conftest import REPO, load_file
-from tests.support.fleet import Redis, start_redis
+from tests.support.fleet import Redis
 
 spread = load_file("ccprov_spread", REPO / "roles/litellm_gateway/files/ccprov_spread.py")
 
@@ -215,15 +212,6 @@ def test_redis_down_falls_back_to_the_workers_own_pins() -> None:
     affinity = Affinity(Cache(RedisCli(None)))
     chosen = [picked(callback(affinity), HOSTS, request(f"s{i}"))[0] for i in range(8)]
     assert sorted(collections.Counter(chosen).values()) == [2, 2, 2, 2]
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    server = start_redis(Path(tmp_path_factory.mktemp("redis")))
-    if server is None:
-        pytest.skip("redis-server is not installed (Debian: redis-server)")
-    yield server
-    server.stop()
 
 
 def test_the_redis_claim_counts_the_groups_session_pins_and_keeps_a_healthy_pin(
